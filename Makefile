@@ -1,0 +1,27 @@
+# Quick start: `make study` runs the main job, `make test` runs the tests.
+# Each target sets up its own virtual environment (.venv) on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SALSCOPE_DATA ?= $(abspath ../shared/data)
+export SALSCOPE_DATA
+
+.PHONY: venv test study bench clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+test: venv
+	SALSCOPE_PROGRESS=0 $(BIN)/python -m pytest -q
+
+study: venv
+	$(BIN)/salscope data show osie 1001 --out runs/data/osie-1001.png
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from salscope.cli import main
+
+sys.exit(main())

@@ -1,0 +1,72 @@
+"""The ``salscope`` command line: a thin shell over the Python API.
+
+Each sub-command lives in its own module of this package and exposes
+``register(app: typer.Typer) -> None``; the list below says which are loaded.
+Errors derived from :class:`salscope.errors.SalscopeError` are printed as one
+clear line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from salscope import __version__
+from salscope.errors import SalscopeError
+
+# Sub-command modules, in the order they appear in --help.
+_SUBCOMMANDS: list[str] = [
+]
+
+app = typer.Typer(
+    name="salscope",
+    help="Build deep visual saliency models and open them up (He et al., CVPR 2019).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"salscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """salscope: saliency models, metrics, neuron analysis and the paper's study."""
+
+
+for _name in _SUBCOMMANDS:
+    importlib.import_module(f"salscope.cli.{_name}").register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``salscope`` console script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SalscopeError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Atomic file output: a killed run leaves the old file or the new one, never half.
+
+Every writer goes to a temporary file in the destination folder, flushes and
+fsyncs it, then ``os.replace``-s it into place. JSON outputs carry a
+``schema_version``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; rename it onto ``dest`` on success.
+
+    On any exception the temporary file is removed and ``dest`` is untouched.
+    ``suffix`` defaults to ``dest``'s own suffix so libraries that pick a format
+    by extension (matplotlib, PIL, numpy) still do.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix if suffix is not None else dest.suffix, dir=dest.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, dest)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_bytes(dest: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``dest`` atomically."""
+    with atomic_path(dest) as tmp:
+        tmp.write_bytes(data)
+    return Path(dest)
+
+
+def write_text(dest: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``dest`` atomically."""
+    return write_bytes(dest, text.encode("utf-8"))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def write_json(dest: str | os.PathLike, payload: dict, *, schema_version: int = SCHEMA_VERSION) -> Path:
+    """Write a JSON object atomically, with ``schema_version`` added first."""
+    body = {"schema_version": schema_version, **{k: v for k, v in payload.items() if k != "schema_version"}}
+    return write_text(dest, json.dumps(body, indent=1, default=_json_default, allow_nan=True) + "\n")
+
+
+def write_npy(dest: str | os.PathLike, array: np.ndarray) -> Path:
+    """Save one array as ``.npy`` atomically."""
+    with atomic_path(dest, suffix=".npy") as tmp:
+        np.save(tmp, array)
+    return Path(dest)
+
+
+def write_npz(dest: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Save several arrays as a compressed ``.npz`` atomically."""
+    with atomic_path(dest, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return Path(dest)
+
+
+def save_figure(fig: Any, dest: str | os.PathLike, **kwargs: Any) -> Path:
+    """Save a matplotlib figure atomically (format from ``dest``'s suffix)."""
+    dest = Path(dest)
+    with atomic_path(dest) as tmp:
+        fig.savefig(tmp, format=dest.suffix.lstrip(".") or "png", **kwargs)
+    return dest
+
+
+def write_csv(dest: str | os.PathLike, rows: list[dict], fieldnames: list[str] | None = None) -> Path:
+    """Write a list of dicts as CSV atomically (columns from the first row unless given)."""
+    import csv
+    import io as _io
+
+    if fieldnames is None:
+        fieldnames = list(rows[0].keys()) if rows else []
+    buf = _io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fieldnames, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return write_text(dest, buf.getvalue())

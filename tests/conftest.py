@@ -1,0 +1,37 @@
+"""Shared fixtures: where the real data is, and quiet progress bars."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SALSCOPE_PROGRESS", "0")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+_DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The data root ($SALSCOPE_DATA, else ../shared/data); skips when absent."""
+    root = Path(os.environ.get("SALSCOPE_DATA") or _DEFAULT_DATA)
+    if not (root / "osie").is_dir():
+        pytest.skip(f"real data not found at {root} (set SALSCOPE_DATA to the folder holding osie/)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def reference_root() -> Path:
+    """../shared/reference (metric vectors, MATLAB classical maps); skips when absent."""
+    root = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+    if not root.is_dir():
+        pytest.skip(f"reference outputs not found at {root}")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test gets its own SALSCOPE_CACHE so nothing leaks into ~/.cache."""
+    monkeypatch.setenv("SALSCOPE_CACHE", str(tmp_path_factory.mktemp("cache")))
