@@ -17,7 +17,9 @@ from salscope.models.base import SaliencyModel
 _FACTORIES: dict[str, Callable[..., SaliencyModel]] = {}
 
 # Modules whose import registers built-in models (each calls register_model at import).
-_BUILTIN_MODULES: list[str] = []
+_BUILTIN_MODULES: list[str] = [
+    "salscope.models.classical",
+]
 
 # A path with one of these suffixes is a deep-model checkpoint.
 CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth")
