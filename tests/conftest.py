@@ -35,3 +35,11 @@ def reference_root() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Each test gets its own SALSCOPE_CACHE so nothing leaks into ~/.cache."""
     monkeypatch.setenv("SALSCOPE_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def osie(data_root):
+    """The OSIE data set (700 images, 98,321 fixations), loaded once per session."""
+    from salscope.data.datasets import load_osie
+
+    return load_osie(data_root)
