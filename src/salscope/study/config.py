@@ -1,0 +1,217 @@
+"""Study configuration: a small TOML file with documented defaults and presets.
+
+A study config has one table per stage. Every key has a default (below), so a
+config file only names what it changes; an unknown table or key is an error
+that lists the valid ones. Presets:
+
+``quick``
+    CPU, minutes: ``efficientnet_lite0``, small input, few epochs, a subset of
+    OSIE. What ``make study`` runs.
+``paper``
+    The paper's set-up: VGG-16 with ImageNet weights, 224×224 input, Adam 5e-3
+    ×0.8 per epoch, 20 epochs, full data. Needs the VGG-16 weights (downloaded
+    once into the cache, or a local file via ``train.weights``) and ideally a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from salscope.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Which data the study runs on (folders under the data root)."""
+
+    dataset: str = "osie"
+    regions: str = "osie-regions"
+    scenes: str = "osie-scenes/labels.csv"
+    split_seed: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Set-ups I (fixed), II (saliency fine-tune) and III (scene fine-tune)."""
+
+    backbone: str = "efficientnet_lite0"
+    weights: str = "imagenet"
+    decoder: str = "paper"
+    loss: str = "nss"
+    finetune_from: str = ""          # "" = the backbone's last exposed layer
+    epochs: int = 20
+    batch_size: int = 10
+    lr: float = 5e-3
+    lr_decay: float = 0.8
+    input_size: list[int] = field(default_factory=lambda: [224, 224])   # height, width
+    max_train_images: int = 0        # 0 = the whole train split
+    max_val_images: int = 0
+    seed: int = 0
+    threads: int = 0                 # 0 = torch's default
+
+
+@dataclass
+class EvaluateConfig:
+    """Natural-image evaluation of deep, classical and baseline models."""
+
+    split: str = "test"
+    max_images: int = 0
+    classical: list[str] = field(
+        default_factory=lambda: ["itti_koch", "gbvs", "spectral_residual", "signature", "bms", "aim", "sun"]
+    )
+    metrics: list[str] = field(default_factory=lambda: ["auc_judd", "shuffled_auc", "nss", "cc", "kld", "sim"])
+    convention: str = "tuebingen"
+
+
+@dataclass
+class PopoutConfig:
+    """Synthetic odd-one-out search arrays."""
+
+    preset: str = "default"
+    seed: int = 0
+    max_images: int = 0
+    classical: list[str] = field(default_factory=lambda: ["itti_koch", "gbvs", "spectral_residual", "signature"])
+
+
+@dataclass
+class NeuronsConfig:
+    """Region-based NSS neuron analysis and Network Dissection."""
+
+    layers: list[str] = field(default_factory=list)   # [] = the backbone's last three exposed layers
+    top_k: int = 10
+    threshold: float = 1.5
+    max_images: int = 0
+    batch_size: int = 8
+    input_size: list[int] = field(default_factory=lambda: [224, 224])
+
+
+@dataclass
+class CompareConfig:
+    """Representation change (CKA) between the pretrained encoder and set-ups II and III."""
+
+    layers: list[str] = field(default_factory=list)   # [] = the backbone's exposed layers
+    split: str = "test"
+    max_images: int = 0
+    bootstrap: int = 200
+    seed: int = 0
+
+
+@dataclass
+class StudyConfig:
+    """The whole study: one field per stage table of the TOML file."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    popout: PopoutConfig = field(default_factory=PopoutConfig)
+    neurons: NeuronsConfig = field(default_factory=NeuronsConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain nested dicts (what the report and the hashes use)."""
+        return dataclasses.asdict(self)
+
+    def section_hash(self, *names: str) -> str:
+        """Short sha256 of the named tables: stage caches are keyed by what they depend on."""
+        payload = {name: dataclasses.asdict(getattr(self, name)) for name in names}
+        blob = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "quick": {
+        "train": {"epochs": 3, "batch_size": 8, "input_size": [192, 256], "max_train_images": 160,
+                  "max_val_images": 40, "lr": 2e-3},
+        "evaluate": {"max_images": 40},
+        "popout": {"preset": "quick"},
+        "neurons": {"max_images": 60, "input_size": [192, 256]},
+        "compare": {"max_images": 60, "bootstrap": 200},
+    },
+    "paper": {
+        "train": {"backbone": "vgg16", "weights": "imagenet", "decoder": "paper", "finetune_from": "conv5_1",
+                  "epochs": 20, "batch_size": 10, "lr": 5e-3, "lr_decay": 0.8, "input_size": [224, 224]},
+        "neurons": {"layers": ["conv4_3", "conv5_1", "conv5_3"], "input_size": [224, 224]},
+        "compare": {"layers": ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]},
+    },
+}
+
+
+def _apply(section: Any, table: dict[str, Any], where: str) -> None:
+    valid = {f.name: f for f in dataclasses.fields(section)}
+    for key, value in table.items():
+        if key not in valid:
+            raise ConfigError(f"{where}: unknown key '{key}'; valid keys: {', '.join(sorted(valid))}")
+        default = getattr(section, key)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            isinstance(default, (int, float)) and not isinstance(value, (int, float))
+        ) or (isinstance(default, str) and not isinstance(value, str)) or (
+            isinstance(default, list) and not isinstance(value, list)
+        ):
+            raise ConfigError(
+                f"{where}: key '{key}' expects a {type(default).__name__}, got {value!r}"
+            )
+        if isinstance(default, float) and isinstance(value, int):
+            value = float(value)
+        setattr(section, key, value)
+
+
+def build_config(tables: dict[str, Any] | None = None, preset: str | None = None, *, source: str = "config") -> StudyConfig:
+    """Defaults, then a preset's overrides, then ``tables`` (parsed TOML), validated."""
+    config = StudyConfig()
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset '{preset}'; valid presets: {', '.join(PRESETS)}")
+        layers.append((f"preset '{preset}'", PRESETS[preset]))
+    if tables:
+        layers.append((source, tables))
+    valid_sections = [f.name for f in dataclasses.fields(StudyConfig)]
+    for where, overrides in layers:
+        for name, table in overrides.items():
+            if name not in valid_sections:
+                raise ConfigError(f"{where}: unknown table [{name}]; valid tables: {', '.join(valid_sections)}")
+            if not isinstance(table, dict):
+                raise ConfigError(f"{where}: [{name}] must be a table of keys")
+            _apply(getattr(config, name), table, f"{where} [{name}]")
+    _check(config)
+    return config
+
+
+def _check(config: StudyConfig) -> None:
+    if config.train.epochs < 1:
+        raise ConfigError("[train] epochs must be at least 1")
+    if len(config.train.input_size) != 2 or min(config.train.input_size) < 16:
+        raise ConfigError("[train] input_size must be [height, width], each at least 16")
+    if config.evaluate.convention not in ("tuebingen", "mit"):
+        raise ConfigError("[evaluate] convention must be 'tuebingen' or 'mit'")
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None) -> StudyConfig:
+    """Read a TOML study config (optional) on top of a preset (optional)."""
+    tables: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"study config {path} does not exist")
+        try:
+            tables = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"study config {path} is not valid TOML: {exc}") from exc
+    return build_config(tables, preset, source=str(path) if path else "config")
+
+
+def dump_toml(config: StudyConfig) -> str:
+    """The config as TOML text (every key, so a run's config can be replayed)."""
+    lines: list[str] = []
+    for name, table in config.to_dict().items():
+        lines.append(f"[{name}]")
+        for key, value in table.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""Run a study's stages in order, each cached by a hash of its configuration.
+
+Each stage writes into ``OUT/stages/<stage>-<key>/``, where ``key`` hashes the
+config tables the stage reads plus the keys of the stages it reads from. A
+stage is done when its ``stage.json`` (written atomically, last) says so; a
+run finds done stages and skips them, and re-enters an unfinished stage in
+its own folder (training resumes from its last checkpoint there). Two
+configurations never share a folder, so results cannot mix. A lock file
+refuses a second study writing into the same folder at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from salscope import __version__
+from salscope.errors import StudyError
+from salscope.io import write_json, write_text
+from salscope.study.config import StudyConfig, dump_toml
+
+STAGE_FILE = "stage.json"
+LOCK_FILE = ".study.lock"
+
+
+@dataclass
+class StageContext:
+    """What a stage function gets: config, its own folder, upstream results."""
+
+    config: StudyConfig
+    folder: Path
+    study_dir: Path
+    data_dir: Path | None
+    upstream: dict[str, dict[str, Any]]
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class Stage:
+    """One step of the study: ``run(ctx) -> results`` (JSON-able dict)."""
+
+    name: str
+    sections: tuple[str, ...]
+    run: Callable[[StageContext], dict[str, Any]]
+    upstream: tuple[str, ...] = ()
+    title: str = ""
+
+
+@dataclass
+class StageRecord:
+    name: str
+    key: str
+    folder: Path
+    status: str
+    seconds: float
+    results: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def study_lock(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out_dir``; :class:`StudyError` if another study holds it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / LOCK_FILE
+    fh = open(path, "a+")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise StudyError(
+            f"study folder {out_dir} is in use by {holder}; wait for it to finish or choose another --out"
+        ) from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {platform.node()}")
+        fh.flush()
+        yield
+    finally:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.close()
+
+
+def stage_key(config: StudyConfig, stage: Stage, upstream_keys: dict[str, str]) -> str:
+    """Hash of the stage's config tables and its upstream stages' keys."""
+    blob = json.dumps(
+        {"sections": config.section_hash(*stage.sections) if stage.sections else "",
+         "upstream": {name: upstream_keys[name] for name in stage.upstream},
+         "stage": stage.name, "version": __version__},
+        sort_keys=True,
+    ).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def read_stage(folder: Path) -> dict[str, Any] | None:
+    """The stage record in ``folder`` if the stage finished there, else ``None``."""
+    path = folder / STAGE_FILE
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return record if record.get("status") == "done" else None
+
+
+def run_stages(
+    config: StudyConfig,
+    stages: list[Stage],
+    out_dir: Path,
+    *,
+    data_dir: Path | None = None,
+    only: list[str] | None = None,
+    force: list[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> list[StageRecord]:
+    """Run ``stages`` in order into ``out_dir`` under a lock; return one record per stage."""
+    out_dir = Path(out_dir)
+    names = [s.name for s in stages]
+    for requested in (only or []) + (force or []):
+        if requested not in names:
+            raise StudyError(f"unknown stage '{requested}'; valid stages: {', '.join(names)}")
+    records: list[StageRecord] = []
+    keys: dict[str, str] = {}
+    results: dict[str, dict[str, Any]] = {}
+    with study_lock(out_dir):
+        write_text(out_dir / "config.toml", dump_toml(config))
+        for stage in stages:
+            key = stage_key(config, stage, keys)
+            keys[stage.name] = key
+            folder = out_dir / "stages" / f"{stage.name}-{key}"
+            done = read_stage(folder)
+            if done is not None and stage.name not in (force or []):
+                log(f"[{stage.name}] cached ({folder.name})")
+                results[stage.name] = done["results"]
+                records.append(StageRecord(stage.name, key, folder, "cached", done.get("seconds", 0.0), done["results"]))
+                continue
+            if only is not None and stage.name not in only:
+                missing = [u for u in stage.upstream if u not in results]
+                records.append(StageRecord(stage.name, key, folder, "skipped", 0.0))
+                if missing:
+                    log(f"[{stage.name}] skipped")
+                continue
+            missing = [u for u in stage.upstream if u not in results]
+            if missing:
+                raise StudyError(f"stage '{stage.name}' needs the results of {', '.join(missing)}; run them first")
+            folder.mkdir(parents=True, exist_ok=True)
+            log(f"[{stage.name}] running in {folder}")
+            start = time.perf_counter()
+            ctx = StageContext(config, folder, out_dir, data_dir, {u: results[u] for u in stage.upstream}, log)
+            stage_results = stage.run(ctx)
+            seconds = time.perf_counter() - start
+            write_json(folder / STAGE_FILE, {"stage": stage.name, "key": key, "status": "done",
+                                             "seconds": seconds, "results": stage_results})
+            log(f"[{stage.name}] done in {seconds:.1f} s")
+            results[stage.name] = stage_results
+            records.append(StageRecord(stage.name, key, folder, "ran", seconds, stage_results))
+    return records
