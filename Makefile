@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SALSCOPE_DATA ?= $(abspath ../shared/data)
 export SALSCOPE_DATA
 
-.PHONY: venv test study bench clean
+.PHONY: venv browser test study bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,7 +17,11 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
-test: venv
+# The report's browser test needs Chromium (Debian's package); install it when missing and we may.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: the browser test will skip"
+
+test: venv browser
 	SALSCOPE_PROGRESS=0 $(BIN)/python -m pytest -q
 
 study: venv

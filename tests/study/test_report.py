@@ -1,0 +1,128 @@
+"""Verdicts come from numbers; the HTML report renders offline with every image loading."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+
+from salscope.io import save_figure
+from salscope.report import verdicts as V
+from salscope.report.html import Figure, Section, Table, write_report
+
+
+def _neurons(head_after=2.0, text_after=1.0):
+    rows = []
+    for model, head, text in (("pretrained", 1.6, 1.7), ("saliency", head_after, text_after)):
+        for cat, score, count in (("person head", head, 3), ("text", text, 2), ("symbol", 1.2, 1), ("vehicle", 1.1, 0)):
+            rows.append({"model": model, "layer": "l3", "category": cat, "topk_mean": score, "count_above": count})
+            rows.append({"model": model, "layer": "l2", "category": cat, "topk_mean": score, "count_above": 0})
+    return {"layers": ["l2", "l3"], "threshold": 1.5, "per_category": rows}
+
+
+def test_finding_encoded_counts_categories():
+    v = V.finding_encoded(_neurons())
+    assert v.status == V.INCONCLUSIVE and "vehicle: 0" in v.reason and "person head, text, symbol" in v.reason
+    rows = _neurons()["per_category"]
+    for r in rows:
+        r["count_above"] = 4
+    assert V.finding_encoded({"per_category": rows}).status == V.REPRODUCED
+    for r in rows:
+        r["count_above"] = 0
+    assert V.finding_encoded({"per_category": rows}).status == V.NOT_REPRODUCED
+    assert V.finding_encoded({"per_category": [r for r in rows if r["category"] != "text"]}).status == V.INCONCLUSIVE
+
+
+def test_finding_bias_compares_gains_in_deepest_layer():
+    v = V.finding_bias(_neurons(head_after=2.0, text_after=1.0))
+    assert v.status == V.REPRODUCED and "+0.400 for person head" in v.reason and "-0.700 for text" in v.reason
+    assert V.finding_bias(_neurons(head_after=1.0, text_after=2.5)).status == V.NOT_REPRODUCED
+    assert V.finding_bias({"layers": [], "per_category": []}).status == V.INCONCLUSIVE
+
+
+def test_finding_natural_vs_synthetic():
+    evaluate = {"table": [{"model": "deep", "kind": "deep", "nss": 1.8}, {"model": "gbvs", "kind": "classical", "nss": 1.2}]}
+    popout = {"overall": [{"model": "deep", "kind": "deep", "fraction_found": 0.3},
+                          {"model": "gbvs", "kind": "classical", "fraction_found": 0.7}]}
+    assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.REPRODUCED
+    popout["overall"][0]["fraction_found"] = 0.9
+    assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.INCONCLUSIVE
+    evaluate["table"][0]["nss"] = 1.0
+    assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.NOT_REPRODUCED
+
+
+def test_finding_task_not_domain_uses_interval():
+    row = {"layer": "l3", "cka_pre_saliency": 0.6, "cka_pre_scene": 0.8, "cka_saliency_scene": 0.5,
+           "delta": 0.3, "delta_ci": [0.1, 0.4]}
+    assert V.finding_task_not_domain({"per_layer": [row]}).status == V.REPRODUCED
+    row["delta_ci"] = [-0.1, 0.4]
+    assert V.finding_task_not_domain({"per_layer": [row]}).status == V.INCONCLUSIVE
+    row["delta"], row["delta_ci"] = -0.3, [-0.4, -0.1]
+    assert V.finding_task_not_domain({"per_layer": [row]}).status == V.NOT_REPRODUCED
+
+
+def _report(tmp_path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1])
+    png = save_figure(fig, tmp_path / "src" / "line.png")
+    plt.close(fig)
+    sections = [
+        Section("f1", "Finding 1", "Some categories are encoded.", V.finding_encoded(_neurons()),
+                tables=[Table("f1_counts", "counts", [{"category": "text", "count": 2, "score": 1.23456}])],
+                figures=[Figure(png, "A line from (0,0) to (1,1)", "a test figure")]),
+        Section("f2", "Finding 2", "Head over text.", V.finding_bias(_neurons())),
+    ]
+    meta = {"versions": {"salscope": "0.1.0"}, "stages": [{"name": "train", "status": "ran", "seconds": 1.5, "folder": "x"}],
+            "provenance": {"osie": "/data/osie"}, "config_toml": "[train]\nepochs = 1\n"}
+    return write_report(tmp_path / "report", title="salscope study <test>", sections=sections, meta=meta)
+
+
+def test_report_files_and_escaping(tmp_path):
+    index = _report(tmp_path)
+    page = index.read_text()
+    assert "salscope study &lt;test&gt;" in page                 # escaped
+    assert 'alt="A line from (0,0) to (1,1)"' in page
+    assert "http://" not in page and "https://" not in page       # offline: no external resources
+    assert (index.parent / "figures" / "f1-00-line.png").is_file()
+    assert (index.parent / "tables" / "f1_counts.csv").read_text().splitlines() == ["category,count,score", "text,2,1.23456"]
+    assert json.loads((index.parent / "tables" / "meta.json").read_text())["schema_version"] == 1
+    assert page.count('class="verdict') >= 4 and "1.235" in page
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_report_in_headless_chromium(tmp_path):
+    """Every image loads, nothing logs an error; a screenshot is saved."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("chromium not installed (make test installs Debian's chromium package)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    index = _report(tmp_path)
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("requestfailed", lambda req: errors.append(f"failed: {req.url}"))
+        page.goto(index.as_uri())
+        page.wait_for_load_state("load")
+        page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode(); }))")
+        images = page.evaluate("() => [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth, i.alt])")
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert len(images) == 1 and images[0][1] > 0 and images[0][2]
+    assert (tmp_path / "report.png").stat().st_size > 10_000
