@@ -43,3 +43,14 @@ def osie(data_root):
     from salscope.data.datasets import load_osie
 
     return load_osie(data_root)
+
+
+@pytest.fixture(scope="session")
+def osie_regions(data_root, osie):
+    """The OSIE salient-region masks (150 images, 760 instances): dict image_id -> Regions."""
+    from salscope.data.regions import load_voc_regions
+
+    folder = data_root / "osie-regions"
+    if not folder.is_dir():
+        pytest.skip(f"region annotations not found at {folder}")
+    return load_voc_regions(folder, osie.stimuli)
