@@ -42,12 +42,12 @@ def test_registry_names():
 def test_feature_info_matches_outputs(name):
     torch.manual_seed(0)
     b = get_backbone(name, weights=None)
-    x = torch.randn(2, 3, 64, 48)
+    x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         out = b(x)
     assert list(out) == b.layer_names
     for info in b.feature_info:
-        assert out[info.name].shape == (2, info.channels, 64 // info.stride, 48 // info.stride)
+        assert out[info.name].shape == (2, info.channels, 64 // info.stride, 96 // info.stride)
 
 
 def test_vgg16_is_the_papers_encoder(vgg):
