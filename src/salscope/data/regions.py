@@ -432,17 +432,24 @@ def rle_encode(mask: np.ndarray) -> dict:
 
 
 def _polygon_mask(shape: tuple[int, int], polys: Sequence[Sequence[float]]) -> np.ndarray:
-    from skimage.draw import polygon as draw_polygon
+    from matplotlib.path import Path as MplPath
 
+    h, w = shape
     mask = np.zeros(shape, dtype=bool)
     for poly in polys:
         xy = np.asarray(poly, dtype=np.float64).reshape(-1, 2)
         if xy.shape[0] < 3:
             raise DataError(f"COCO polygon with {xy.shape[0]} points; a polygon needs at least 3")
         # COCO polygons are in pixel-corner coordinates (pixel i spans [i, i+1)); a pixel
-        # belongs to the region when its centre (i + 0.5) is inside the polygon.
-        rr, cc = draw_polygon(xy[:, 1] - 0.5, xy[:, 0] - 0.5, shape=shape)
-        mask[rr, cc] = True
+        # belongs to the region when its centre (i + 0.5) is inside the polygon. Only the
+        # polygon's bounding box is tested.
+        c0, c1 = max(int(np.floor(xy[:, 0].min())), 0), min(int(np.ceil(xy[:, 0].max())), w)
+        r0, r1 = max(int(np.floor(xy[:, 1].min())), 0), min(int(np.ceil(xy[:, 1].max())), h)
+        if c1 <= c0 or r1 <= r0:
+            continue
+        cc, rr = np.meshgrid(np.arange(c0, c1) + 0.5, np.arange(r0, r1) + 0.5)
+        inside = MplPath(xy).contains_points(np.column_stack([cc.ravel(), rr.ravel()]))
+        mask[r0:r1, c0:c1] |= inside.reshape(r1 - r0, c1 - c0)
     return mask
 
 

@@ -1,0 +1,166 @@
+"""Downloads against a threaded HTTP server on 127.0.0.1 serving real OSIE files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from salscope.data.fetch import REMOTE_DATASETS, RemoteDataset, fetch_dataset
+from salscope.download import download_file, sha256_file
+from salscope.errors import DownloadError
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Serves files under ``root`` with Range support; ``cut`` = {path: bytes} sends only a prefix."""
+
+    root: Path
+    cut: dict[str, int] = {}
+    ranges = True
+    log: list[tuple[str, str | None]] = []
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def do_GET(self):
+        rel = self.path.lstrip("/")
+        # upstream layout: data/stimuli/X, data/eye/X, LICENSE
+        rel = rel[len("data/"):] if rel.startswith("data/") else rel
+        path = self.root / rel
+        self.log.append((rel, self.headers.get("Range")))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        body = path.read_bytes()
+        start, status = 0, 200
+        rng = self.headers.get("Range")
+        if rng and self.ranges:
+            start = int(re.match(r"bytes=(\d+)-", rng).group(1))
+            if start >= len(body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(body)}")
+                self.end_headers()
+                return
+            status = 206
+        self.send_response(status)
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(body) - start))
+        self.end_headers()
+        payload = body[start:]
+        if rel in self.cut:
+            payload = payload[: self.cut.pop(rel)]
+        self.wfile.write(payload)
+        self.wfile.flush()
+        if len(payload) < len(body) - start:
+            self.close_connection = True
+
+
+@pytest.fixture
+def server(data_root):
+    handler = type("H", (_Handler,), {"root": data_root / "osie", "cut": {}, "ranges": True, "log": []})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _sha(p):
+    return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+
+
+def test_download_ok_and_skip(server, data_root, tmp_path):
+    handler, base = server
+    src = data_root / "osie" / "eye" / "fixations.mat"
+    dest = download_file(base + "data/eye/fixations.mat", tmp_path / "f.mat", _sha(src))
+    assert dest.read_bytes() == src.read_bytes()
+    assert not (tmp_path / "f.mat.part").exists()
+    n = len(handler.log)
+    download_file(base + "data/eye/fixations.mat", tmp_path / "f.mat", _sha(src))
+    assert len(handler.log) == n  # verified file kept, nothing fetched
+
+
+def test_cut_connection_then_resume(server, data_root, tmp_path):
+    handler, base = server
+    src = data_root / "osie" / "stimuli" / "1001.jpg"
+    handler.cut["stimuli/1001.jpg"] = 10_000
+    dest = tmp_path / "a.jpg"
+    with pytest.raises(DownloadError, match="cut"):
+        download_file(base + "data/stimuli/1001.jpg", dest, _sha(src))
+    assert not dest.exists()
+    assert (tmp_path / "a.jpg.part").stat().st_size == 10_000
+    download_file(base + "data/stimuli/1001.jpg", dest, _sha(src))
+    assert dest.read_bytes() == src.read_bytes()
+    assert handler.log[-1] == ("stimuli/1001.jpg", "bytes=10000-")  # resumed with a Range request
+
+
+def test_resume_when_server_ignores_range(server, data_root, tmp_path):
+    handler, base = server
+    handler.ranges = False
+    src = data_root / "osie" / "stimuli" / "1002.jpg"
+    (tmp_path / "b.jpg.part").write_bytes(b"garbage prefix")
+    download_file(base + "data/stimuli/1002.jpg", tmp_path / "b.jpg", _sha(src))
+    assert (tmp_path / "b.jpg").read_bytes() == src.read_bytes()
+
+
+def test_bad_checksum_and_http_errors(server, tmp_path):
+    handler, base = server
+    dest = tmp_path / "c.jpg"
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        download_file(base + "data/stimuli/1003.jpg", dest, "0" * 64)
+    assert not dest.exists() and not (tmp_path / "c.jpg.part").exists()
+    with pytest.raises(DownloadError, match="404"):
+        download_file(base + "data/stimuli/nope.jpg", dest)
+    with pytest.raises(DownloadError, match="cannot reach"):
+        download_file("http://127.0.0.1:9/x", dest, timeout=2)
+
+
+def test_stale_part_file_restarts(server, data_root, tmp_path):
+    handler, base = server
+    src = data_root / "osie" / "LICENSE"
+    # a part file from some other content, as long as the resource: 416, bad hash, restart from 0
+    (tmp_path / "L.part").write_bytes(b"x" * src.stat().st_size)
+    download_file(base + "LICENSE", tmp_path / "L", _sha(src))
+    assert (tmp_path / "L").read_bytes() == src.read_bytes()
+
+
+def test_fetch_osie_full_then_load(server, data_root, tmp_path):
+    handler, base = server
+    from salscope.data.datasets import load_osie
+
+    # one cut connection mid-way: no half data set, then resume completes it
+    handler.cut["stimuli/1350.jpg"] = 5_000
+    with pytest.raises(DownloadError):
+        fetch_dataset("osie", tmp_path, base_url=base, progress=False)
+    assert not (tmp_path / "osie").exists()
+    assert (tmp_path / ".osie.partial" / "stimuli" / "1349.jpg").is_file()
+    before = len(handler.log)
+    out = fetch_dataset("osie", tmp_path, base_url=base, progress=False)
+    fetched = [r for r, _ in handler.log[before:]]
+    assert fetched[0] == "stimuli/1350.jpg" and len(fetched) == 702 - 351  # 350 stimuli + LICENSE + .mat done
+    assert out == tmp_path / "osie" and not (tmp_path / ".osie.partial").exists()
+    assert sha256_file(out / "eye" / "fixations.mat") == _sha(data_root / "osie" / "eye" / "fixations.mat")
+    ds = load_osie(tmp_path)
+    assert len(ds) == 700 and len(ds.fixations) == 98_321
+
+
+def test_fetch_env_override_and_bad_manifest(server, tmp_path, monkeypatch):
+    handler, base = server
+    monkeypatch.setenv("SALSCOPE_TINY_URL", base)
+    spec = RemoteDataset("tiny", "two files", "http://invalid.example/", lambda: {
+        "LICENSE": _sha(handler.root / "LICENSE"), "stimuli/1001.jpg": "f" * 64})
+    monkeypatch.setitem(REMOTE_DATASETS, "tiny", spec)
+    with pytest.raises(DownloadError, match="checksum"):
+        fetch_dataset("tiny", tmp_path, progress=False)
+    assert not (tmp_path / "tiny").exists()
+    assert (tmp_path / ".tiny.partial" / "LICENSE").is_file()  # the verified file stays for the next run
+    with pytest.raises(Exception, match="no download known"):
+        fetch_dataset("mit1003", tmp_path)
