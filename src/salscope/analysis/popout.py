@@ -1,0 +1,477 @@
+"""Run saliency models over a pop-out set: per-image scores, tables and figures.
+
+:func:`evaluate_popout` scores every model on every search array of a set made
+by :func:`salscope.data.popout.generate_benchmark` with the odd-one-out metrics
+of :mod:`salscope.metrics.popout` (fixations-to-find with inhibition of return,
+global saliency index, max-saliency ratios) and the standard fixation metrics
+(NSS, and AUC-Judd when :mod:`salscope.metrics` provides it) with the target
+centre as the single fixation. Models are built with ``center_prior=False``
+where they support the switch, because the target position is uniform over the
+grid. :func:`write_popout_results` writes the per-image CSV, a summary per
+model × dimension × level (JSON + markdown) and one figure per dimension.
+
+References
+----------
+Kotseruba, I., Wloka, C., Rasouli, A. & Tsotsos, J. K. (2019). Do saliency
+    models detect odd-one-out targets? BMVC (P3 protocol).
+He, S., Tavakoli, H. R., Borji, A., Mi, Y. & Pugeault, N. (2019).
+    Understanding and visualizing deep visual saliency models. CVPR (claim 3:
+    deep models beat classical ones on natural images, not on search arrays).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS, PopoutSet, SearchArray, load_popout_set
+from salscope.errors import AnalysisError
+from salscope.metrics.popout import MAX_FIXATIONS, fixations_to_find, global_saliency_index, max_saliency_ratios
+
+PER_IMAGE_FIELDS = [
+    "model",
+    "name",
+    "dimension",
+    "level",
+    "level_value",
+    "set_size",
+    "found",
+    "found_first",
+    "n_fixations",
+    "gsi",
+    "msr_target",
+    "msr_background",
+    "nss",
+    "auc_judd",
+    "seconds",
+]
+SUMMARY_FIELDS = [
+    "model",
+    "dimension",
+    "level",
+    "level_value",
+    "n_images",
+    "fraction_found",
+    "fraction_first",
+    "mean_fixations",
+    "median_fixations",
+    "mean_gsi",
+    "median_msr_target",
+    "median_msr_background",
+    "mean_nss",
+    "mean_auc_judd",
+]
+
+
+@dataclass
+class PopoutResults:
+    """Scores of several models on one pop-out set.
+
+    Attributes
+    ----------
+    per_image : one dict per (model, image) with the fields of ``PER_IMAGE_FIELDS``.
+    summary : one dict per (model, dimension, level) with ``SUMMARY_FIELDS``:
+        ``fraction_found`` (target hit within ``max_fixations``),
+        ``fraction_first`` (hit by the first fixation: the map's maximum),
+        ``mean_fixations`` / ``median_fixations`` (unfound searches count as
+        ``max_fixations``, so the mean is a lower bound), mean GSI, median MSRs
+        (medians because a ratio is ``inf`` when its denominator is 0), mean NSS
+        and AUC-Judd at the target centre (``None`` when unavailable).
+    models : ``{"name", "center_prior"}`` per model, as evaluated.
+    set_dir, max_fixations : what was evaluated and how.
+    """
+
+    per_image: list[dict]
+    summary: list[dict]
+    models: list[dict]
+    set_dir: str
+    max_fixations: int = MAX_FIXATIONS
+    notes: list[str] = field(default_factory=list)
+
+    def by_dimension(self) -> list[dict]:
+        """Rows per (model, dimension), pooled over levels: fraction found, mean fixations, mean GSI."""
+        out = []
+        for m in [mm["name"] for mm in self.models]:
+            for dim in DIMENSIONS:
+                rows = [r for r in self.per_image if r["model"] == m and r["dimension"] == dim]
+                if rows:
+                    out.append(
+                        {
+                            "model": m,
+                            "dimension": dim,
+                            "n_images": len(rows),
+                            "fraction_found": float(np.mean([r["found"] for r in rows])),
+                            "fraction_first": float(np.mean([r["found_first"] for r in rows])),
+                            "mean_fixations": float(np.mean([r["n_fixations"] for r in rows])),
+                            "mean_gsi": float(np.mean([r["gsi"] for r in rows])),
+                        }
+                    )
+        return out
+
+    def overall(self) -> list[dict]:
+        """One row per model over the feature dimensions (conjunction controls excluded).
+
+        Fields: model, kind (``classical``/``deep``/``other``, from the model's
+        module), n_images, fraction_found, fraction_first, mean_fixations, mean_gsi, and
+        conjunction_fraction_found (the control; ``None`` when the set has none).
+        """
+        out = []
+        for mm in self.models:
+            m = mm["name"]
+            rows = [r for r in self.per_image if r["model"] == m and r["dimension"] != "conjunction"]
+            conj = [r for r in self.per_image if r["model"] == m and r["dimension"] == "conjunction"]
+            out.append(
+                {
+                    "model": m,
+                    "kind": mm.get("kind", "other"),
+                    "n_images": len(rows),
+                    "fraction_found": float(np.mean([r["found"] for r in rows])) if rows else None,
+                    "fraction_first": float(np.mean([r["found_first"] for r in rows])) if rows else None,
+                    "mean_fixations": float(np.mean([r["n_fixations"] for r in rows])) if rows else None,
+                    "mean_gsi": float(np.mean([r["gsi"] for r in rows])) if rows else None,
+                    "conjunction_fraction_found": float(np.mean([r["found"] for r in conj])) if conj else None,
+                }
+            )
+        return out
+
+    def markdown(self) -> str:
+        """Markdown: a model × dimension overview, then one model × level table per dimension."""
+        models = [mm["name"] for mm in self.models]
+        lines = [f"# Pop-out evaluation of {self.set_dir}", ""]
+        lines.append(
+            f"Per dimension, pooled over levels and set sizes: fraction of targets found within "
+            f"{self.max_fixations} fixations (inhibition of return) · fraction found by the first fixation · "
+            "mean fixations to find · mean global saliency index."
+        )
+        lines.append("")
+        dims = [d for d in DIMENSIONS if any(r["dimension"] == d for r in self.per_image)]
+        lines.append("| model | " + " | ".join(dims) + " |")
+        lines.append("|---|" + "---|" * len(dims))
+        pooled = {(r["model"], r["dimension"]): r for r in self.by_dimension()}
+        for m in models:
+            cells = []
+            for d in dims:
+                r = pooled.get((m, d))
+                cells.append(
+                    "–"
+                    if r is None
+                    else f"{r['fraction_found']:.2f} · {r['fraction_first']:.2f} · {r['mean_fixations']:.1f} · "
+                    f"{r['mean_gsi']:+.2f}"
+                )
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        for d in dims:
+            rows = [r for r in self.summary if r["dimension"] == d]
+            levels = sorted({r["level"] for r in rows})
+            lines += ["", f"## {d}", ""]
+            lines.append(
+                f"Fraction found · found first · mean fixations-to-find, per level ({LEVEL_UNITS[d]} in brackets)."
+            )
+            lines.append("")
+            lines.append(
+                "| model | " + " | ".join(f"L{lv} ({_fmt_value(LEVELS[d][lv])})" for lv in levels) + " |"
+            )
+            lines.append("|---|" + "---|" * len(levels))
+            for m in models:
+                cells = []
+                for lv in levels:
+                    hit = [r for r in rows if r["model"] == m and r["level"] == lv]
+                    cells.append(
+                        "–"
+                        if not hit
+                        else f"{hit[0]['fraction_found']:.2f} · {hit[0]['fraction_first']:.2f} · "
+                        f"{hit[0]['mean_fixations']:.1f}"
+                    )
+                lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        if self.notes:
+            lines += ["", "Notes:", ""] + [f"- {n}" for n in self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, (tuple, list)):
+        return "×".join(_fmt_value(x) for x in v)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def resolve_model(spec: Any) -> Any:
+    """A model instance from a registry name / checkpoint path, or the object itself.
+
+    Names are built with ``center_prior=False``; a factory that does not take
+    the switch is built without it (its ``center_prior`` attribute says whether
+    a prior stays on).
+    """
+    if hasattr(spec, "saliency_map"):
+        return spec
+    from salscope.models.registry import get_model  # noqa: PLC0415
+
+    try:
+        return get_model(str(spec), center_prior=False)
+    except TypeError as exc:
+        if "center_prior" not in str(exc):
+            raise
+        return get_model(str(spec))
+
+
+def model_kind(model: Any) -> str:
+    """``"classical"`` or ``"deep"`` from the module that defines the model's class, else ``"other"``."""
+    module = type(model).__module__
+    if module.startswith("salscope.models.classical"):
+        return "classical"
+    if module.startswith(("salscope.models.deep", "salscope.train")):
+        return "deep"
+    return "other"
+
+
+def _standard_metrics() -> dict[str, Any]:
+    """NSS / AUC-Judd from salscope.metrics when that engineer's module provides them."""
+    out: dict[str, Any] = {}
+    try:
+        import salscope.metrics as sm  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - metrics package missing entirely
+        return out
+    for name in ("nss", "auc_judd"):
+        fn = getattr(sm, name, None)
+        if callable(fn):
+            out[name] = fn
+    return out
+
+
+def score_search_array(
+    saliency_map: np.ndarray,
+    array: SearchArray,
+    *,
+    max_fixations: int = MAX_FIXATIONS,
+    standard: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every pop-out score of one map on one search array (a dict of floats/ints/bools)."""
+    smap = np.asarray(saliency_map, dtype=np.float64)
+    if smap.shape != array.target_mask.shape:
+        raise AnalysisError(
+            f"saliency map of shape {smap.shape} does not match the search array {array.target_mask.shape}; "
+            "models must return maps the size of their input"
+        )
+    search = fixations_to_find(smap, array.target_mask, array.ior_radius, max_fixations=max_fixations)
+    gsi = global_saliency_index(smap, array.target_mask, array.distractor_mask)
+    msr_t, msr_b = max_saliency_ratios(smap, array.target_mask, array.distractor_mask)
+    row: dict[str, Any] = {
+        "found": bool(search.found),
+        "found_first": bool(search.found and search.n_fixations == 1),
+        "n_fixations": int(search.n_fixations),
+        "gsi": gsi,
+        "msr_target": msr_t,
+        "msr_background": msr_b,
+        "nss": None,
+        "auc_judd": None,
+    }
+    tx, ty = array.target_xy
+    for name, fn in (standard if standard is not None else _standard_metrics()).items():
+        row[name] = float(fn(smap, np.array([tx]), np.array([ty])))
+    return row
+
+
+def _summarise(per_image: list[dict], models: list[str]) -> list[dict]:
+    out = []
+    for m in models:
+        for dim in DIMENSIONS:
+            for lv in range(len(LEVELS[dim])):
+                rows = [r for r in per_image if r["model"] == m and r["dimension"] == dim and r["level"] == lv]
+                if not rows:
+                    continue
+                fix = np.array([r["n_fixations"] for r in rows], dtype=np.float64)
+
+                def _mean(key: str) -> float | None:
+                    vals = [r[key] for r in rows if r[key] is not None]
+                    return float(np.mean(vals)) if vals else None
+
+                out.append(
+                    {
+                        "model": m,
+                        "dimension": dim,
+                        "level": lv,
+                        "level_value": rows[0]["level_value"],
+                        "n_images": len(rows),
+                        "fraction_found": float(np.mean([r["found"] for r in rows])),
+                        "fraction_first": float(np.mean([r["found_first"] for r in rows])),
+                        "mean_fixations": float(fix.mean()),
+                        "median_fixations": float(np.median(fix)),
+                        "mean_gsi": _mean("gsi"),
+                        "median_msr_target": float(np.median([r["msr_target"] for r in rows])),
+                        "median_msr_background": float(np.median([r["msr_background"] for r in rows])),
+                        "mean_nss": _mean("nss"),
+                        "mean_auc_judd": _mean("auc_judd"),
+                    }
+                )
+    return out
+
+
+def evaluate_popout(
+    models: Sequence[Any],
+    set_dir: str | Path | PopoutSet,
+    *,
+    max_fixations: int = MAX_FIXATIONS,
+    dimensions: Sequence[str] | None = None,
+    max_images: int = 0,
+) -> PopoutResults:
+    """Score each model on each search array of a set; see :class:`PopoutResults`.
+
+    ``models`` holds registry names, checkpoint paths or model objects with a
+    ``saliency_map(image)`` method. ``dimensions`` restricts the set (default:
+    all it holds); ``max_images > 0`` keeps that many images evenly spaced
+    through the (dimension-ordered) index, so every dimension stays. Raises :class:`AnalysisError` for an empty model list or a
+    model whose map does not match its input's size.
+    """
+    from salscope.progress import track  # noqa: PLC0415
+
+    if not models:
+        raise AnalysisError("models is empty: name at least one model (e.g. --models spectral_residual)")
+    pset = set_dir if isinstance(set_dir, PopoutSet) else load_popout_set(set_dir)
+    if dimensions is not None:
+        unknown = [d for d in dimensions if d not in DIMENSIONS]
+        if unknown:
+            raise AnalysisError(f"dimensions {unknown} are unknown; use some of {', '.join(DIMENSIONS)}")
+    indices = [i for i, e in enumerate(pset.entries) if dimensions is None or e["dimension"] in dimensions]
+    if not indices:
+        raise AnalysisError(f"no search arrays of dimensions {list(dimensions or [])} in {pset.folder}")
+    if max_images < 0:
+        raise AnalysisError(f"max_images={max_images} must be ≥ 0 (0 = all)")
+    if 0 < max_images < len(indices):
+        keep = np.unique(np.linspace(0, len(indices) - 1, max_images).round().astype(int))
+        indices = [indices[k] for k in keep]
+
+    built = [resolve_model(m) for m in models]
+    names = []
+    for i, (spec, model) in enumerate(zip(models, built)):
+        name = spec if isinstance(spec, str) else getattr(model, "name", f"model{i}")
+        names.append(name if name not in names else f"{name}#{i}")
+    notes = []
+    for name, model in zip(names, built):
+        if getattr(model, "center_prior", False):
+            notes.append(f"{name}: its centre prior could not be switched off (center_prior=True)")
+    standard = _standard_metrics()
+    if "auc_judd" not in standard:
+        notes.append("auc_judd not available in salscope.metrics; its column is empty")
+
+    per_image: list[dict] = []
+    for i in track(indices, f"popout × {len(built)} models"):
+        array = pset[i]
+        meta = array.meta
+        for name, model in zip(names, built):
+            t0 = time.perf_counter()
+            smap = model.saliency_map(array.image)
+            seconds = time.perf_counter() - t0
+            row = score_search_array(smap, array, max_fixations=max_fixations, standard=standard)
+            per_image.append(
+                {
+                    "model": name,
+                    "name": pset.entries[i]["name"],
+                    "dimension": meta["dimension"],
+                    "level": int(meta["level"]),
+                    "level_value": _fmt_value(meta["level_value"]),
+                    "set_size": int(meta["set_size"]),
+                    **row,
+                    "seconds": seconds,
+                }
+            )
+    return PopoutResults(
+        per_image=per_image,
+        summary=_summarise(per_image, names),
+        models=[
+            {"name": n, "kind": model_kind(m), "center_prior": bool(getattr(m, "center_prior", False))}
+            for n, m in zip(names, built)
+        ],
+        set_dir=str(pset.folder),
+        max_fixations=int(max_fixations),
+        notes=notes,
+    )
+
+
+def plot_dimension(results: PopoutResults, dimension: str) -> Any:
+    """Figure: fraction found and mean fixations-to-find vs level, one line per model."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    rows = [r for r in results.summary if r["dimension"] == dimension]
+    if not rows:
+        raise AnalysisError(f"no results for dimension '{dimension}'")
+    levels = sorted({r["level"] for r in rows})
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), constrained_layout=True)
+    for m in [mm["name"] for mm in results.models]:
+        mr = sorted((r for r in rows if r["model"] == m), key=lambda r: r["level"])
+        if not mr:
+            continue
+        xs = [r["level"] for r in mr]
+        axes[0].plot(xs, [r["fraction_found"] for r in mr], marker="o", label=m)
+        axes[1].plot(xs, [r["mean_fixations"] for r in mr], marker="o", label=m)
+    labels = [_fmt_value(LEVELS[dimension][lv]) for lv in levels]
+    for ax in axes:
+        ax.set_xticks(levels)
+        ax.set_xticklabels(labels)
+        ax.set_xlabel(f"level: {dimension} difference")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("fraction found")
+    axes[1].set_ylabel(f"mean fixations to find (cap {results.max_fixations})")
+    axes[1].set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"pop-out: {dimension}")
+    return fig
+
+
+def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, Path]:
+    """Write ``per_image.csv``, ``summary.json``, ``summary.md`` and ``fig_<dimension>.png`` into ``out``."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from salscope.io import save_figure, write_csv, write_json, write_text  # noqa: PLC0415
+
+    out = Path(out)
+    paths = {
+        "per_image": write_csv(out / "per_image.csv", results.per_image, PER_IMAGE_FIELDS),
+        "summary_json": write_json(
+            out / "summary.json",
+            {
+                "set_dir": results.set_dir,
+                "max_fixations": results.max_fixations,
+                "models": results.models,
+                "summary": [_jsonable(r) for r in results.summary],
+                "overall": [_jsonable(r) for r in results.overall()],
+                "by_dimension": results.by_dimension(),
+                "notes": results.notes,
+            },
+        ),
+        "summary_md": write_text(out / "summary.md", results.markdown()),
+    }
+    for dim in DIMENSIONS:
+        if any(r["dimension"] == dim for r in results.summary):
+            fig = plot_dimension(results, dim)
+            paths[f"fig_{dim}"] = save_figure(fig, out / f"fig_{dim}.png", dpi=100)
+            plt.close(fig)
+    return paths
+
+
+def _jsonable(row: dict) -> dict:
+    # JSON has no inf: write it as the string "inf" so the file stays strict JSON.
+    return {k: ("inf" if isinstance(v, float) and math.isinf(v) else v) for k, v in row.items()}
+
+
+def montage(arrays: Sequence[SearchArray], columns: int, *, gap: int = 4, background: int = 255) -> np.ndarray:
+    """Tile search-array images (equal size) into one uint8 RGB image, ``columns`` per row."""
+    if not arrays:
+        raise AnalysisError("montage needs at least one search array")
+    h, w = arrays[0].image.shape[:2]
+    if any(a.image.shape[:2] != (h, w) for a in arrays):
+        raise AnalysisError("montage needs search arrays of one image size")
+    rows = math.ceil(len(arrays) / columns)
+    canvas = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, 3), background, np.uint8)
+    for k, a in enumerate(arrays):
+        r, c = divmod(k, columns)
+        canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = a.image
+    return canvas
