@@ -20,6 +20,8 @@ from salscope.errors import SalscopeError
 _SUBCOMMANDS: list[str] = [
     "data",
     "popout",
+    "train",
+    "predict",
 ]
 
 app = typer.Typer(

@@ -19,6 +19,7 @@ _FACTORIES: dict[str, Callable[..., SaliencyModel]] = {}
 # Modules whose import registers built-in models (each calls register_model at import).
 _BUILTIN_MODULES: list[str] = [
     "salscope.models.classical",
+    "salscope.models.deep",
 ]
 
 # A path with one of these suffixes is a deep-model checkpoint.

@@ -1,0 +1,340 @@
+"""Deep saliency models: a named backbone (encoder) plus a decoder, and their checkpoints.
+
+:class:`DeepSaliencyModel` is the ``torch.nn.Module`` (encoder + decoder) that
+training optimises; :class:`DeepSaliency` wraps it as a
+:class:`salscope.models.base.SaliencyModel` (numpy image in, numpy map out).
+
+Resize policy: an image is resized (bilinear, antialiased) to the model's
+``input_size`` before the encoder, and the decoder's output is produced at the
+image's own height and width. With ``input_size=None`` images are encoded at
+their own size; images of different sizes are then never stacked into one
+batch (:func:`images_to_batch` raises, :meth:`DeepSaliencyModel.predict`
+groups them by size).
+
+Checkpoints (Lightning ``.ckpt`` of ``salscope train`` or exported ``.pt``)
+carry a ``"salscope"`` entry: the training configuration, its hash, the
+encoder's name/weights and the decoder's or head's configuration, so
+:func:`load_checkpoint`, :func:`load_saliency_model` and :func:`load_encoder`
+rebuild the network without the command line that made it.
+
+References
+----------
+He, Tavakoli, Borji, Mi, Pugeault, "Understanding and Visualizing Deep Visual
+Saliency Models", CVPR 2019 (encoder–decoder of ``SenHe/uavdvsm``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from salscope.errors import ModelError
+from salscope.models.base import SaliencyModel, as_rgb_image
+from salscope.models.decoders import decoder_from_config
+from salscope.models.registry import CHECKPOINT_SUFFIXES, register_model
+
+BUILTIN_PACKAGE = "salscope.resources.builtin"
+
+
+def _size(value: Sequence[int] | None) -> tuple[int, int] | None:
+    return None if value is None else (int(value[0]), int(value[1]))
+
+
+def images_to_batch(images: Sequence[np.ndarray], input_size: Sequence[int] | None = None) -> torch.Tensor:
+    """Stack RGB images into a float batch ``B×3×H×W`` in [0, 1], resized to ``input_size = (H, W)``.
+
+    Resizing is bilinear with antialiasing. Without ``input_size`` the images
+    must share one size; mixed sizes raise :class:`ModelError` listing them.
+    """
+    arrays = [as_rgb_image(im, argument=f"images[{i}]") for i, im in enumerate(images)]
+    if not arrays:
+        raise ModelError("images: empty list; pass at least one image")
+    size = _size(input_size)
+    if size is None:
+        shapes = sorted({a.shape[:2] for a in arrays})
+        if len(shapes) > 1:
+            raise ModelError(
+                f"images of mixed sizes {shapes} (H, W) cannot form one batch; pass input_size=(H, W) to resize "
+                "them all, or predict them one by one"
+            )
+    out = []
+    for a in arrays:
+        t = torch.from_numpy(a).permute(2, 0, 1).float().div_(255.0)[None]
+        if size is not None and tuple(t.shape[-2:]) != size:
+            t = F.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=True).clamp_(0.0, 1.0)
+        out.append(t)
+    return torch.cat(out, dim=0)
+
+
+class DeepSaliencyModel(nn.Module):
+    """Encoder (a :class:`~salscope.models.backbones.Backbone`) + decoder, ``B×3×H×W → B×H×W``.
+
+    ``forward(x, out_size)`` takes a float batch in [0, 1], normalises it with
+    the encoder's mean/std, reads the decoder's layers and returns the decoder's
+    output (a saliency map or a log-density, see ``output``) at ``out_size``
+    (default: the input's size). ``forward_features`` skips the encoder for
+    cached features (set-up I).
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_size: Sequence[int] | None = None,
+                 encoder_spec: Mapping[str, Any] | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.input_size = _size(input_size)
+        self.encoder_spec = dict(encoder_spec or {"name": getattr(encoder, "name", "backbone"),
+                                                  "weights": getattr(encoder, "weights_source", None)})
+
+    @property
+    def output(self) -> str:
+        return self.decoder.output
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self.decoder.layers)
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Encoder activations of the decoder's layers for a [0, 1] batch ``x``."""
+        return self.encoder(self.encoder.normalize(x), layers=self.layers)
+
+    def forward_features(self, features: Mapping[str, torch.Tensor], out_size: Sequence[int]) -> torch.Tensor:
+        return self.decoder(features, out_size)
+
+    def forward(self, x: torch.Tensor, out_size: Sequence[int] | None = None) -> torch.Tensor:
+        out_size = tuple(x.shape[-2:]) if out_size is None else out_size
+        return self.decoder(self.features(x), out_size)
+
+    @torch.no_grad()
+    def predict(self, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
+        """Decoder output for each image at its own size (float64 arrays).
+
+        Images are resized to ``input_size`` (or kept at their size when it is
+        None; then equal sizes are batched together).
+        """
+        arrays = [as_rgb_image(im, argument=f"images[{i}]") for i, im in enumerate(images)]
+        device = next(self.parameters()).device
+        out: list[np.ndarray | None] = [None] * len(arrays)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, a in enumerate(arrays):
+            groups.setdefault(a.shape[:2], []).append(i)
+        was_training = self.training
+        self.eval()
+        try:
+            for (h, w), idx in groups.items():
+                for start in range(0, len(idx), batch_size):
+                    chunk = idx[start:start + batch_size]
+                    x = images_to_batch([arrays[i] for i in chunk], self.input_size).to(device)
+                    y = self(x, out_size=(h, w)).double().cpu().numpy()
+                    for j, i in enumerate(chunk):
+                        out[i] = y[j]
+        finally:
+            self.train(was_training)
+        return out  # type: ignore[return-value]
+
+
+class DeepSaliency(SaliencyModel):
+    """A :class:`DeepSaliencyModel` behind the numpy :class:`SaliencyModel` interface.
+
+    ``saliency_map`` is the predicted density (``exp`` of the log-density) for
+    ``readout`` decoders and the min–max map for the ``paper`` decoder;
+    ``log_density`` is the decoder's own for ``readout``.
+    ``center_prior`` switches the readout's learnt centre bias on or off.
+    """
+
+    def __init__(self, model: DeepSaliencyModel, name: str = "deep", center_prior: bool | None = None,
+                 device: str | torch.device | None = None, batch_size: int = 8):
+        self.model = model.eval()
+        if device is not None:
+            self.model.to(device)
+        self.name = name
+        self.batch_size = int(batch_size)
+        if center_prior is not None:
+            self.center_prior = center_prior
+
+    @property
+    def center_prior(self) -> bool:  # type: ignore[override]
+        return bool(getattr(self.model.decoder, "center_prior", False))
+
+    @center_prior.setter
+    def center_prior(self, value: bool) -> None:
+        if not hasattr(self.model.decoder, "center_prior"):
+            if value:
+                raise ModelError(f"model '{self.name}': its '{self.model.decoder.config()['name']}' decoder has no centre prior to switch on")
+            return
+        self.model.decoder.center_prior = bool(value)
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Saliency maps of several images (batched by size)."""
+        raw = self.model.predict(images, batch_size=self.batch_size)
+        return [np.exp(r) if self.model.output == "log_density" else r for r in raw]
+
+    def saliency_map(self, image: np.ndarray) -> np.ndarray:
+        return self.predict([image])[0]
+
+    def log_density(self, image: np.ndarray) -> np.ndarray:
+        if self.model.output == "log_density":
+            return self.model.predict([image], batch_size=1)[0]
+        return super().log_density(image)
+
+
+# -- checkpoints -------------------------------------------------------------------------------------
+
+def _torch_load(path: Path) -> dict:
+    if not path.is_file():
+        raise ModelError(f"checkpoint {path} does not exist; pass the path of a .ckpt/.pt file written by `salscope train`")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 (zip/pickle errors of many kinds)
+        raise ModelError(f"checkpoint {path} could not be read ({exc}); it is corrupt or not a PyTorch file") from exc
+    if not isinstance(obj, Mapping) or "salscope" not in obj:
+        raise ModelError(
+            f"checkpoint {path} is not a salscope checkpoint (no 'salscope' entry); "
+            "use a checkpoint written by `salscope train` (or a backbone name)"
+        )
+    return dict(obj)
+
+
+def _strip(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _model_state(ckpt: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    state = dict(ckpt.get("state_dict", {}))
+    # Lightning modules hold the network as ``self.model``; exported files do not.
+    if any(k.startswith("model.") for k in state):
+        state = _strip(state, "model.")
+    return state
+
+
+def load_module_state(module: nn.Module, state: Mapping[str, torch.Tensor], source: str, what: str) -> None:
+    """Load ``state`` into ``module`` strictly; :class:`ModelError` naming missing/unexpected/mis-shaped keys."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
+              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {missing[:8]}")
+        if unexpected:
+            parts.append(f"unexpected keys {unexpected[:8]}")
+        if shapes:
+            parts.append(f"wrong shapes {shapes[:8]}")
+        raise ModelError(f"weights from {source} do not fit the {what}: {'; '.join(parts)}; "
+                         "use the file written for this model configuration")
+    module.load_state_dict(dict(state), strict=True)
+
+
+def _build_encoder(spec: Mapping[str, Any], weights: Any = "keep") -> nn.Module:
+    from salscope.models.backbones import get_backbone  # noqa: PLC0415 (heavy, on demand)
+
+    return get_backbone(spec["name"], weights=spec.get("weights") if weights == "keep" else weights)
+
+
+def model_from_checkpoint(ckpt: Mapping[str, Any], source: str) -> DeepSaliencyModel:
+    """Rebuild a :class:`DeepSaliencyModel` from a loaded checkpoint dict."""
+    meta = ckpt["salscope"]
+    if meta.get("kind") != "saliency":
+        raise ModelError(
+            f"checkpoint {source} is a '{meta.get('kind')}' checkpoint (set-up {meta.get('setup')}), not a saliency "
+            "model; use load_encoder() for its encoder"
+        )
+    state = _model_state(ckpt)
+    decoder = decoder_from_config(meta["decoder"])
+    if meta.get("decoder_only"):
+        encoder = _build_encoder(meta["encoder"])
+    else:
+        encoder = _build_encoder(meta["encoder"], weights=None)
+        encoder.load_weights(_strip(state, "encoder."), source=source)
+    load_module_state(decoder, _strip(state, "decoder."), source, f"'{meta['decoder']['name']}' decoder")
+    return DeepSaliencyModel(encoder, decoder, meta.get("input_size"), encoder_spec=meta["encoder"])
+
+
+def load_checkpoint(path: str | os.PathLike) -> DeepSaliencyModel:
+    """Load the :class:`DeepSaliencyModel` of a saliency checkpoint (set-up I or II)."""
+    path = Path(path)
+    return model_from_checkpoint(_torch_load(path), str(path))
+
+
+def load_saliency_model(path: str | os.PathLike, *, center_prior: bool | None = None,
+                        device: str | torch.device | None = None, **kwargs: Any) -> DeepSaliency:
+    """A checkpoint as a :class:`SaliencyModel` (what ``get_model(path)`` returns)."""
+    if kwargs:
+        raise ModelError(f"unknown option(s) {sorted(kwargs)} for a checkpoint model; valid: center_prior, device")
+    path = Path(path)
+    return DeepSaliency(load_checkpoint(path), name=path.stem, center_prior=center_prior, device=device)
+
+
+def load_encoder(spec: str | os.PathLike, weights: Any = "imagenet") -> nn.Module:
+    """The encoder named by ``spec``: a backbone name, or a checkpoint of any set-up (fixed, saliency, scene).
+
+    A backbone name is built with ``weights`` (default ImageNet). A checkpoint's
+    encoder is rebuilt from its recorded backbone and loaded with its trained
+    (or, for set-up I and decoder-only files, its original) weights.
+    """
+    text = str(spec)
+    if text == "builtin":
+        return builtin_model().model.encoder
+    if Path(text).suffix in CHECKPOINT_SUFFIXES or Path(text).is_file():
+        path = Path(text)
+        ckpt = _torch_load(path)
+        meta = ckpt["salscope"]
+        if meta.get("decoder_only"):
+            return _build_encoder(meta["encoder"])
+        state = _model_state(ckpt)
+        encoder = _build_encoder(meta["encoder"], weights=None)
+        encoder.load_weights(_strip(state, "encoder."), source=str(path))
+        return encoder
+    from salscope.models.backbones import get_backbone  # noqa: PLC0415
+
+    return get_backbone(text, weights=weights)
+
+
+def export_decoder(model: DeepSaliencyModel, dest: str | os.PathLike, card: Mapping[str, Any] | None = None) -> Path:
+    """Save only the decoder of ``model`` (and what rebuilds the rest) as a small ``.pt`` file, atomically."""
+    from salscope.io import atomic_path  # noqa: PLC0415
+
+    payload = {
+        "salscope": {
+            "kind": "saliency", "setup": "fixed", "decoder_only": True,
+            "encoder": dict(model.encoder_spec), "decoder": model.decoder.config(),
+            "input_size": list(model.input_size) if model.input_size else None,
+            "card": dict(card or {}),
+        },
+        "state_dict": {f"decoder.{k}": v.detach().cpu().clone() for k, v in model.decoder.state_dict().items()},
+    }
+    with atomic_path(dest, suffix=".pt") as tmp:
+        torch.save(payload, tmp)
+    return Path(dest)
+
+
+def builtin_card() -> dict[str, Any]:
+    """The JSON card of the built-in model (command, split, seed, scores)."""
+    ref = resources.files(BUILTIN_PACKAGE) / "card.json"
+    if not ref.is_file():
+        raise ModelError("the built-in model's card.json is missing from salscope/resources/builtin; reinstall salscope")
+    return json.loads(ref.read_text())
+
+
+def builtin_model(center_prior: bool | None = None, device: str | torch.device | None = None) -> DeepSaliency:
+    """The built-in model: ``efficientnet_lite0`` (ImageNet, offline) + a trained readout decoder."""
+    ref = resources.files(BUILTIN_PACKAGE) / "decoder.pt"
+    if not ref.is_file():
+        raise ModelError("the built-in model's decoder.pt is missing from salscope/resources/builtin; reinstall salscope")
+    with resources.as_file(ref) as path:
+        model = load_checkpoint(path)
+    return DeepSaliency(model, name="builtin", center_prior=center_prior, device=device)
+
+
+@register_model("builtin")
+def _builtin_factory(**kwargs: Any) -> SaliencyModel:
+    return builtin_model(**kwargs)

@@ -1,0 +1,1 @@
+"""Package data of the built-in saliency model (decoder weights + card)."""

@@ -1,0 +1,231 @@
+"""Run one training (:func:`train`): data, model, Lightning trainer, checkpoints, resume, export.
+
+Layout of ``out_dir``::
+
+    config.json                 the full configuration and its hash
+    checkpoints/last.ckpt       written after every epoch (resume point)
+    checkpoints/best.ckpt       best validation score so far (``monitor``)
+    logs/metrics.csv            Lightning CSV log (train/val losses, val_nss or val_acc, lr)
+    result.json                 checkpoints, epochs run, final validation scores
+
+Resume (``resume=True``) continues from ``checkpoints/last.ckpt`` exactly —
+model, optimiser, scheduler, loop counters, early-stopping state and the torch
+RNG are restored, and batches are shuffled by ``seed + epoch`` — and is refused
+(:class:`TrainError`, naming the differing options) when the checkpoint's
+configuration hash differs. An ``out_dir`` holding a run is never overwritten
+without ``resume``.
+
+Multi-GPU / multi-node: ``devices``, ``strategy`` (e.g. ``ddp``) and
+``num_nodes`` are handed to ``lightning.Trainer`` unchanged; samplers are
+wrapped by Lightning's distributed sampler, metrics are logged with
+``sync_dist``, and the feature cache writes atomically so ranks may fill it
+concurrently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from salscope.errors import TrainError
+from salscope.io import write_json
+from salscope.train.config import SETUP_NUMBERS, TrainConfig, check_resume, default_layers
+
+
+@dataclass
+class TrainResult:
+    """Where a run left its files and how it ended."""
+
+    out_dir: Path
+    last_checkpoint: Path
+    best_checkpoint: Path | None
+    epochs_run: int
+    metrics: dict[str, float]
+    config_hash: str
+    cached_images: int = 0
+
+
+def _load_data(config: TrainConfig):
+    from salscope.data import load_dataset  # noqa: PLC0415
+
+    ds = load_dataset(config.dataset, config.data_dir)
+    train = ds.split(config.split, seed=config.split_seed)
+    if config.max_images:
+        train = train.subset(range(min(config.max_images, len(train))))
+    val = None
+    if config.val_split:
+        val = ds.split(config.val_split, seed=config.split_seed)
+        n_val = config.max_val_images or config.max_images
+        if n_val:
+            val = val.subset(range(min(n_val, len(val))))
+    return ds, train, val
+
+
+def _monitor(config: TrainConfig) -> tuple[str, str]:
+    name = config.monitor or ("val_acc" if config.setup == "scene" else "val_nss")
+    mode = "min" if name.endswith("loss") else "max"
+    return name, mode
+
+
+def build_model(config: TrainConfig):
+    """The (untrained) :class:`DeepSaliencyModel` of a saliency config (set-ups I and II)."""
+    from salscope.models.backbones import get_backbone  # noqa: PLC0415
+    from salscope.models.decoders import build_decoder  # noqa: PLC0415
+    from salscope.models.deep import DeepSaliencyModel  # noqa: PLC0415
+
+    encoder = get_backbone(config.backbone, weights=config.weights)
+    layers = default_layers(encoder, config.decoder, config.layers)
+    if config.finetune_from:
+        encoder.check_layers([config.finetune_from])
+    channels = {info.name: info.channels for info in encoder.feature_info}
+    decoder = build_decoder(config.decoder, channels, layers)
+    return DeepSaliencyModel(encoder, decoder, config.input_size,
+                             encoder_spec={"name": config.backbone, "weights": config.weights})
+
+
+def _meta(config: TrainConfig, kind: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "setup": config.setup, "setup_number": SETUP_NUMBERS[config.setup],
+            "config": config.result_fields(), "config_hash": config.config_hash(),
+            "encoder": {"name": config.backbone, "weights": config.weights},
+            "input_size": list(config.input_size), **extra}
+
+
+def read_checkpoint_meta(path: Path) -> dict[str, Any]:
+    """The ``"salscope"`` entry of a checkpoint (TrainError if it has none)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        raise TrainError(f"checkpoint {path} could not be read ({exc}); delete it or pass another --out") from exc
+    if "salscope" not in ckpt:
+        raise TrainError(f"checkpoint {path} was not written by `salscope train`; pass another --out")
+    return ckpt["salscope"]
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Train one model as ``config`` says; see the module docstring for files, resume and DDP."""
+    import lightning as L  # noqa: PLC0415
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar  # noqa: PLC0415
+    from lightning.pytorch.loggers import CSVLogger  # noqa: PLC0415
+
+    from salscope import progress  # noqa: PLC0415
+    from salscope.settings import cache_dir  # noqa: PLC0415
+    from salscope.train import data as tdata  # noqa: PLC0415
+    from salscope.train.tasks import SaliencyTask, SceneHead, SceneTask  # noqa: PLC0415
+
+    if config.threads:
+        torch.set_num_threads(int(config.threads))
+    out = Path(config.out_dir)
+    ckpt_dir = out / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    resume_from = None
+    if last.is_file():
+        if not config.resume:
+            raise TrainError(f"--out {out} already holds a run ({last}); pass --resume to continue it or choose another --out")
+        check_resume(read_checkpoint_meta(last), config, str(last))
+        resume_from = last
+    elif config.resume and (out / "config.json").is_file():
+        stored = json.loads((out / "config.json").read_text())
+        check_resume(stored, config, str(out / "config.json"))
+
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    ds, train_ds, val_ds = _load_data(config)
+    monitor, mode = _monitor(config)
+    cached = 0
+    if config.setup == "scene":
+        from salscope.data.scenes import load_scene_labels  # noqa: PLC0415
+        from salscope.models.backbones import get_backbone  # noqa: PLC0415
+
+        labels, class_names = load_scene_labels(config.labels, ds.stimuli)
+        encoder = get_backbone(config.backbone, weights=config.weights)
+        layers = default_layers(encoder, "paper", config.layers)
+        ft = config.finetune_from or layers[-1]
+        encoder.check_layers([ft])
+        config.finetune_from = ft
+        head = SceneHead(layers[-1], encoder.layer_info(layers[-1]).channels, len(class_names))
+        meta = _meta(config, "scene", head={"layer": layers[-1], "classes": class_names})
+        task = SceneTask(encoder, head, config, meta)
+        pos = {i: k for k, i in enumerate(ds.ids)}
+        train_set = tdata.SceneImages(train_ds, config.input_size, labels[[pos[i] for i in train_ds.ids]])
+        val_set = tdata.SceneImages(val_ds, config.input_size, labels[[pos[i] for i in val_ds.ids]]) if val_ds else None
+    else:
+        model = build_model(config)
+        if config.setup == "saliency" and not config.finetune_from:
+            config.finetune_from = model.layers[-1]
+        meta = _meta(config, "saliency", decoder=model.decoder.config())
+        task = SaliencyTask(model, config, meta)
+        need_density = task.loss.needs_density
+        sigma = config.density_sigma_deg if need_density else None
+        train_t = tdata.FixationTargets(train_ds, config.out_size, sigma)
+        val_t = tdata.FixationTargets(val_ds, config.out_size, sigma) if val_ds else None
+        if config.setup == "fixed" and config.cache:
+            cache = tdata_cache(model, config, cache_dir())
+            cached = cache.fill(train_ds.stimuli) + (cache.fill(val_ds.stimuli) if val_ds else 0)
+            train_set = tdata.CachedFeatures(train_ds, cache, train_t)
+            val_set = tdata.CachedFeatures(val_ds, cache, val_t) if val_ds else None
+        else:
+            train_set = tdata.SaliencyImages(train_ds, config.input_size, train_t)
+            val_set = tdata.SaliencyImages(val_ds, config.input_size, val_t) if val_ds else None
+
+    write_json(out / "config.json", {**config.to_dict(), "config": config.result_fields(),
+                                     "config_hash": config.config_hash()})
+    loader_kw = {"batch_size": config.batch_size, "num_workers": config.num_workers,
+                 "persistent_workers": config.num_workers > 0}
+    train_loader = torch.utils.data.DataLoader(train_set, sampler=tdata.EpochSampler(len(train_set), config.seed),
+                                               drop_last=False, **loader_kw)
+    val_loader = torch.utils.data.DataLoader(val_set, shuffle=False, **loader_kw) if val_set is not None else None
+
+    callbacks: list = [ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor if val_loader else None,
+                                       mode=mode, save_last=True, save_top_k=1, enable_version_counter=False)]
+    if config.patience is not None and val_loader is not None:
+        callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(config.patience)))
+    show = progress.enabled() if config.progress is None else bool(config.progress)
+    if show:
+        callbacks.append(RichProgressBar())
+    _quiet_lightning()
+    trainer = L.Trainer(
+        max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
+        strategy=config.strategy, num_nodes=config.num_nodes, deterministic=True,
+        logger=CSVLogger(out, name="logs", version=""), callbacks=callbacks,
+        enable_progress_bar=show, enable_model_summary=False, log_every_n_steps=1,
+        num_sanity_val_steps=0, limit_val_batches=1.0 if val_loader else 0,
+    )
+    with warnings.catch_warnings():
+        # Expected here: the encoder is kept in eval mode on purpose (frozen BN statistics).
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+        warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+        trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader,
+                    ckpt_path=str(resume_from) if resume_from else None)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+    best = callbacks[0].best_model_path
+    result = TrainResult(out, last, Path(best) if best else None, int(trainer.current_epoch), metrics,
+                         config.config_hash(), cached)
+    if config.export_decoder and config.setup != "scene" and trainer.is_global_zero:
+        from salscope.models.deep import export_decoder, load_checkpoint  # noqa: PLC0415
+
+        if config.setup != "fixed":
+            raise TrainError("--export-decoder ships a decoder over the original encoder: only set-up 'fixed' can export one")
+        export_decoder(load_checkpoint(result.best_checkpoint or last), config.export_decoder)
+    if trainer.is_global_zero:
+        write_json(out / "result.json", {"last_checkpoint": last, "best_checkpoint": result.best_checkpoint,
+                                         "epochs_run": result.epochs_run, "metrics": metrics,
+                                         "config_hash": result.config_hash, "cached_images": cached})
+    return result
+
+
+def _quiet_lightning() -> None:
+    # Lightning's start-up banners (GPU/TPU availability, tips) are noise in a CLI that reports its own summary.
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def tdata_cache(model, config: TrainConfig, root: Path):
+    """The :class:`FeatureCache` of a set-up-I run."""
+    from salscope.train.cache import FeatureCache  # noqa: PLC0415
+
+    return FeatureCache(root, model, config.input_size, model.layers)
