@@ -8,6 +8,8 @@ from importlib import import_module
 
 # One line per model module; each registers its model name(s) on import.
 _MODULES: list[str] = [
+    "itti_koch",
+    "gbvs",
     "spectral_residual",
     "signature",
 ]
