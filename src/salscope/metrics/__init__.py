@@ -10,15 +10,24 @@ their kernels with the numpy metrics: one NSS in the code base.
 """
 
 from salscope.metrics._common import CONVENTIONS, average, fixations_from_map, to_density, zscore
+from salscope.metrics.auc import auc, auc_borji, auc_judd, shuffled_auc
 from salscope.metrics.distribution import cc, cc_torch, kld, kld_torch, sim
 from salscope.metrics.information import information_gain, log_likelihood, nll_torch
+from salscope.metrics.emd import emd
 from salscope.metrics.nss import nss, nss_torch
+from salscope.metrics.resize import antonio_gaussian, imresize
 
 __all__ = [
     "CONVENTIONS",
+    "antonio_gaussian",
+    "auc",
+    "auc_borji",
+    "auc_judd",
     "average",
     "cc",
     "cc_torch",
+    "emd",
+    "imresize",
     "fixations_from_map",
     "information_gain",
     "kld",
@@ -27,6 +36,7 @@ __all__ = [
     "nll_torch",
     "nss",
     "nss_torch",
+    "shuffled_auc",
     "sim",
     "to_density",
     "zscore",

@@ -58,9 +58,9 @@ def kld(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float
     - ``"tuebingen"``: ``p = density(s)``, ``q = density(g)`` each with a floor of
       1e-20 added before normalising (negative maps shifted by their minimum);
       ``KL = sum q (log q - log p)`` (nats).
-    - ``"mit"``: ``P = s / sum(s)``, ``Q = g / sum(g)`` (no shift; a negative map
-      raises :class:`MetricError`, MATLAB would return a complex number);
-      ``KL = sum Q log(eps + Q / (P + eps))`` with ``eps = 2^-52``; resizes
+    - ``"mit"``: ``P = s / sum(s)``, ``Q = g / sum(g)`` (no shift);
+      ``KL = sum Q log(eps + Q / (P + eps))`` with ``eps = 2^-52`` (negative
+      prediction where ``Q > 0`` raises: MATLAB gives a complex number); resizes
       ``s`` to ``g``'s size first.
 
     References
@@ -69,11 +69,18 @@ def kld(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float
     """
     s, g = _pair(saliency_map, gold, convention)
     if convention == "mit":
-        if s.min() < 0 or g.min() < 0:
-            raise MetricError("kld(convention='mit'): maps must be non-negative (KLdiv.m takes no logarithm of negatives); shift them first")
+        if g.min() < 0:
+            raise MetricError("gold: kld(convention='mit') needs a non-negative gold map (KLdiv.m); shift or clip it first")
         p = s / s.sum() if s.any() else s
         q = g / g.sum() if g.any() else g
-        return float((q * np.log(MATLAB_EPS + q / (p + MATLAB_EPS))).sum())
+        on = q > 0  # 0 * log(anything) contributes nothing
+        ratio = MATLAB_EPS + q[on] / (p[on] + MATLAB_EPS)
+        if (ratio <= 0).any():
+            raise MetricError(
+                "saliency_map: negative where the gold map has mass, so KLdiv.m would return a complex number; "
+                "make the map non-negative first"
+            )
+        return float((q[on] * np.log(ratio)).sum())
     p = to_density(s, TUEBINGEN_DENSITY_FLOOR)
     q = to_density(g, TUEBINGEN_DENSITY_FLOOR)
     return float((q * (np.log(q) - np.log(p))).sum())
