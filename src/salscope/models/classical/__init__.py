@@ -10,6 +10,7 @@ from importlib import import_module
 _MODULES: list[str] = [
     "itti_koch",
     "gbvs",
+    "center_bias",
     "spectral_residual",
     "signature",
 ]
