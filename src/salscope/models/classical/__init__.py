@@ -13,6 +13,7 @@ _MODULES: list[str] = [
     "center_bias",
     "spectral_residual",
     "signature",
+    "bms",
 ]
 
 for _module in _MODULES:
