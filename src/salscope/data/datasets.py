@@ -105,13 +105,443 @@ def load_osie(data_dir: str | os.PathLike | None = None) -> Dataset:
     return Dataset("osie", stimuli, fix, meta)
 
 
-#: Names accepted by :func:`load_dataset` and the loader of each.
-LOADERS = {"osie": load_osie}
+# --------------------------------------------------------------------------- helpers
+def _stimuli_for(paths: list[Path], what: str) -> Stimuli:
+    if not paths:
+        raise DataError(f"{what}: no images found")
+    return Stimuli(paths)
+
+
+def _points_from_map(m: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    rows, cols = np.nonzero(np.asarray(m) > threshold)
+    return cols.astype(np.float64), rows.astype(np.float64)
+
+
+def _drop_or_raise(fix: Fixations, sizes, drop_outside: bool, where: str) -> tuple[Fixations, int]:
+    if not drop_outside:
+        fix.check_bounds(sizes, where)
+        return fix, 0
+    hw = np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
+    h, w = hw[fix.n, 0], hw[fix.n, 1]
+    inside = (fix.col >= 0) & (fix.col < w) & (fix.row >= 0) & (fix.row < h)
+    return fix[inside], int((~inside).sum())
+
+
+def _image_files(folder: Path) -> list[Path]:
+    from salscope.data.stimuli import IMAGE_SUFFIXES
+
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+# --------------------------------------------------------------------------- MIT1003
+#: Pixels per degree for MIT1003 (Judd et al. 2009: 1 degree of visual angle is about 35 px).
+MIT1003_PPD = 35.0
+MIT1003_RATE_HZ = 240.0
+
+
+def detect_fixations(x: np.ndarray, y: np.ndarray, width: int, height: int, *, rate_hz: float = MIT1003_RATE_HZ,
+                     ppd: float = MIT1003_PPD, velocity_threshold: float = 30.0,
+                     min_duration_ms: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Velocity-threshold (I-VT) fixation detection on raw gaze samples.
+
+    A sample belongs to a fixation when it lies on the image (``0 <= x < W``,
+    ``0 <= y < H``; blinks and off-screen samples do not) and the gaze speed to
+    the next sample, ``|Δp| · rate / ppd``, is below ``velocity_threshold`` deg/s.
+    Runs of such samples lasting at least ``min_duration_ms`` are fixations, placed
+    at the median of their samples. Returns ``(x, y, start_ms, duration_ms)``.
+
+    References
+    ----------
+    Salvucci, D. D., Goldberg, J. H. "Identifying fixations and saccades in
+    eye-tracking protocols", ETRA 2000 (I-VT). Judd et al.'s ``checkFixations.m``
+    (MIT1003) uses its own thresholds; results differ in detail.
+    """
+    x = np.asarray(x, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    n = x.size
+    if n == 0:
+        z = np.zeros(0)
+        return z, z, z, z
+    valid = np.isfinite(x) & np.isfinite(y) & (x >= -0.5) & (x < width - 0.5) & (y >= -0.5) & (y < height - 0.5)
+    speed = np.full(n, np.inf)
+    speed[:-1] = np.hypot(np.diff(x), np.diff(y)) * rate_hz / ppd
+    speed[-1] = speed[-2] if n > 1 else 0.0
+    slow = valid & (speed < velocity_threshold)
+    edges = np.diff(np.concatenate([[0], slow.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    durations = (ends - starts) * 1000.0 / rate_hz
+    keep = durations >= min_duration_ms
+    starts, ends, durations = starts[keep], ends[keep], durations[keep]
+    fx = np.array([np.median(x[a:b]) for a, b in zip(starts, ends)])
+    fy = np.array([np.median(y[a:b]) for a, b in zip(starts, ends)])
+    return fx, fy, starts * 1000.0 / rate_hz, durations
+
+
+def _mit_eye_data(path: Path, stem: str) -> np.ndarray:
+    mat = _loadmat(path)
+    name = stem[:63]  # MATLAB variable names are at most 63 characters
+    var = mat.get(name)
+    if var is None:
+        candidates = [k for k in mat if not k.startswith("__")]
+        if len(candidates) != 1:
+            raise DataError(f"{path}: expected a variable named {name!r} (the image name); found {candidates}")
+        var = mat[candidates[0]]
+    try:
+        data = var["DATA"].ravel()[0]
+        eye = np.asarray(data["eyeData"].ravel()[0] if data["eyeData"].dtype == object else data["eyeData"],
+                         dtype=np.float64)
+    except (KeyError, ValueError, IndexError, TypeError) as exc:
+        raise DataError(f"{path}: no DATA(1).eyeData field as in the MIT1003 release ({exc})") from exc
+    if eye.ndim != 2 or eye.shape[1] < 2:
+        raise DataError(f"{path}: eyeData has shape {eye.shape}; expected N x 2 (x, y) gaze samples")
+    return eye
+
+
+def load_mit1003(path: str | os.PathLike, *, source: str = "auto", ppd: float = MIT1003_PPD,
+                 drop_first: bool = True, velocity_threshold: float = 30.0, min_duration_ms: float = 100.0) -> Dataset:
+    """Load MIT1003 (Judd et al. 2009) from the release layout.
+
+    ``ALLSTIMULI/<name>.jpeg`` are the images. Fixations come from
+    ``DATA/<subject>/<name>.mat`` (``source="data"``): each holds a struct named
+    after the image with ``DATA(1).eyeData``, raw N×2 gaze samples at 240 Hz in
+    1-based image pixels; fixations are detected with :func:`detect_fixations`
+    and, like Judd et al., each scanpath's first fixation (the forced central
+    one) is dropped when ``drop_first``. With ``source="maps"`` they come from
+    ``ALLFIXATIONMAPS/<name>_fixPts.jpg`` (pooled binary fixation maps; pixels > 127;
+    no subjects, durations or order). ``"auto"`` prefers DATA.
+
+    References
+    ----------
+    Judd, T., Ehinger, K., Durand, F., Torralba, A. "Learning to predict where
+    humans look", ICCV 2009.
+    """
+    root = Path(path)
+    stim_dir = root / "ALLSTIMULI"
+    if not stim_dir.is_dir():
+        raise DataError(f"MIT1003 folder {root} lacks ALLSTIMULI/; point to the unpacked MIT1003 release")
+    paths = _image_files(stim_dir)
+    stimuli = _stimuli_for(paths, f"MIT1003 {stim_dir}")
+    sizes = stimuli.sizes
+    if source == "auto":
+        source = "data" if (root / "DATA").is_dir() else "maps"
+    meta = {"ppd": float(ppd), "viewing_time_s": 3.0, "source": str(root), "fixation_source": source,
+            "reference": "Judd et al., Learning to predict where humans look, ICCV 2009"}
+    if source == "data":
+        subjects = sorted(p.name for p in (root / "DATA").iterdir() if p.is_dir())
+        if not subjects:
+            raise DataError(f"{root / 'DATA'} has no subject folders")
+        parts = []
+        for i, (img, (h, w)) in enumerate(zip(paths, sizes)):
+            for j, subj in enumerate(subjects):
+                f = root / "DATA" / subj / f"{img.stem}.mat"
+                if not f.is_file():
+                    continue  # not every subject saw every image
+                eye = _mit_eye_data(f, img.stem)
+                fx, fy, _, dur = detect_fixations(eye[:, 0] - 1.0, eye[:, 1] - 1.0, w, h, ppd=ppd,
+                                                  velocity_threshold=velocity_threshold, min_duration_ms=min_duration_ms)
+                k0 = 1 if drop_first else 0
+                fx, fy, dur = fx[k0:], fy[k0:], dur[k0:]
+                parts.append(Fixations(fx, fy, np.full(fx.size, i), np.full(fx.size, j), np.arange(fx.size), dur))
+        fix = Fixations.concatenate(parts)
+        meta.update(n_subjects=len(subjects), subjects=subjects, velocity_threshold_deg_s=velocity_threshold,
+                    min_duration_ms=min_duration_ms, drop_first=drop_first)
+    elif source == "maps":
+        map_dir = root / "ALLFIXATIONMAPS"
+        if not map_dir.is_dir():
+            raise DataError(f"MIT1003 folder {root} has neither DATA/ nor ALLFIXATIONMAPS/")
+        parts = []
+        from salscope.data.stimuli import load_image
+
+        for i, img in enumerate(paths):
+            mp = map_dir / f"{img.stem}_fixPts.jpg"
+            if not mp.is_file():
+                raise DataError(f"fixation map {mp} missing for image {img.name}")
+            m = load_image(mp)[..., 0]
+            if m.shape != sizes[i]:
+                raise DataError(f"fixation map {mp} is {m.shape[1]}x{m.shape[0]} but {img.name} is "
+                                f"{sizes[i][1]}x{sizes[i][0]}; use the matching map")
+            fx, fy = _points_from_map(m, 127)
+            parts.append(Fixations(fx, fy, np.full(fx.size, i)))
+        fix = Fixations.concatenate(parts)
+    else:
+        raise DataError(f"load_mit1003: source must be 'auto', 'data' or 'maps', not {source!r}")
+    return Dataset("mit1003", stimuli, fix, meta)
+
+
+# --------------------------------------------------------------------------- CAT2000
+#: The 20 CAT2000 categories (folder names of the release, in its order).
+CAT2000_CATEGORIES = [
+    "Action", "Affective", "Art", "BlackWhite", "Cartoon", "Fractal", "Indoor", "Inverted", "Jumbled",
+    "LineDrawing", "LowResolution", "Noisy", "Object", "OutdoorManMade", "OutdoorNatural", "Pattern",
+    "Random", "Satelite", "Sketch", "Social",
+]
+#: CAT2000 set-up: 1920x1080 images on a 42-inch screen at 106 cm, ~38 px per degree.
+CAT2000_PPD = 38.0
+
+
+def load_cat2000(path: str | os.PathLike, *, ppd: float = CAT2000_PPD) -> Dataset:
+    """Load the CAT2000 training set (Borji & Itti 2015) from the release layout.
+
+    ``Stimuli/<Category>/<name>.jpg`` are the images and
+    ``FIXATIONLOCS/<Category>/<name>.mat`` hold ``fixLocs``, a binary map of the
+    pooled fixation locations of all observers (non-zero = fixated pixel), which
+    becomes one fixation per non-zero pixel (no subjects, order or durations).
+    ``meta["categories"]`` lists the 20 category names and
+    ``meta["category"]`` gives each image's index into it.
+
+    References
+    ----------
+    Borji, A., Itti, L. "CAT2000: A large scale fixation dataset for boosting
+    saliency research", CVPR 2015 workshop "Future of Datasets".
+    """
+    root = Path(path)
+    stim_root, fix_root = root / "Stimuli", root / "FIXATIONLOCS"
+    for d in (stim_root, fix_root):
+        if not d.is_dir():
+            raise DataError(f"CAT2000 folder {root} lacks {d.name}/; point to the unpacked trainSet")
+    cats = sorted(p.name for p in stim_root.iterdir() if p.is_dir())
+    unknown = [c for c in cats if c not in CAT2000_CATEGORIES]
+    if unknown:
+        raise DataError(f"{stim_root}: unknown category folder(s) {unknown}; CAT2000 has {', '.join(CAT2000_CATEGORIES)}")
+    paths, category, ids, parts = [], [], [], []
+    for c in cats:
+        for img in _image_files(stim_root / c):
+            paths.append(img)
+            ids.append(f"{c}/{img.stem}")
+            category.append(CAT2000_CATEGORIES.index(c))
+    stimuli = Stimuli(paths, ids)
+    sizes = stimuli.sizes
+    for i, img in enumerate(paths):
+        c = CAT2000_CATEGORIES[category[i]]
+        f = fix_root / c / f"{img.stem}.mat"
+        mat = _loadmat(f)
+        m = mat.get("fixLocs")
+        if m is None:
+            raise DataError(f"{f} has no variable 'fixLocs' (found {[k for k in mat if not k.startswith('__')]})")
+        if m.shape != sizes[i]:
+            raise DataError(f"{f}: fixLocs is {m.shape[1]}x{m.shape[0]} but {img} is {sizes[i][1]}x{sizes[i][0]}")
+        fx, fy = _points_from_map(m, 0)
+        parts.append(Fixations(fx, fy, np.full(fx.size, i)))
+    meta = {"ppd": float(ppd), "categories": list(CAT2000_CATEGORIES), "category": np.asarray(category, dtype=np.int64),
+            "viewing_time_s": 5.0, "source": str(root),
+            "reference": "Borji & Itti, CAT2000, CVPR 2015 workshop"}
+    return Dataset("cat2000", stimuli, Fixations.concatenate(parts), meta)
+
+
+# --------------------------------------------------------------------------- SALICON
+SALICON_PPD = 24.0  # not an eye-tracker set-up: mouse tracking on 640x480 images; nominal
+
+
+def load_salicon(path: str | os.PathLike, split: str = "train", *, drop_outside: bool = False) -> Dataset:
+    """Load a SALICON split (Jiang et al. 2015): images plus mouse-contingent "fixations".
+
+    Images: ``images/<split>/*.jpg`` (or ``<split>/*.jpg``). Fixations, first found of:
+
+    * ``fixations_<split>2014.json`` (also under ``annotations/``): the COCO-style
+      release read by the official ``salicon-api``: ``images`` (id, file_name,
+      width, height) and ``annotations`` (image_id, worker_id, ``fixations``: a list
+      of ``[x, y]`` points). The API indexes ``map[y][x]`` with them, so they are
+      0-based already and used as they are.
+    * ``fixations/<split>/<name>.mat`` (2017 release): a struct array ``gaze`` with
+      one entry per observer whose ``fixations`` field is K×2 ``[x, y]`` in 1-based
+      MATLAB pixels (converted with ``- 1``).
+
+    Points outside the image raise :class:`DataError` unless ``drop_outside=True``,
+    which drops them and records how many in ``meta["dropped_outside"]``.
+
+    References
+    ----------
+    Jiang, M., Huang, S., Duan, J., Zhao, Q. "SALICON: Saliency in Context", CVPR 2015.
+    """
+    root = Path(path)
+    if split not in ("train", "val"):
+        raise DataError(f"load_salicon: split must be 'train' or 'val' (the test split has no fixations), not {split!r}")
+    img_dir = next((d for d in (root / "images" / split, root / split) if d.is_dir()), None)
+    if img_dir is None:
+        raise DataError(f"SALICON folder {root} lacks images/{split}/; point to the unpacked release")
+    json_path = next((p for p in (root / f"fixations_{split}2014.json", root / "annotations" / f"fixations_{split}2014.json")
+                      if p.is_file()), None)
+    paths = _image_files(img_dir)
+    stimuli = _stimuli_for(paths, f"SALICON {img_dir}")
+    pos = {p.name: i for i, p in enumerate(paths)}
+    parts = []
+    if json_path is not None:
+        import json
+
+        try:
+            doc = json.loads(json_path.read_text())
+            images = {int(im["id"]): im["file_name"] for im in doc["images"]}
+            anns = doc["annotations"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{json_path} is not a SALICON fixation file (needs images, annotations): {exc}") from exc
+        order_in_image: dict[int, int] = {}
+        for a in anns:
+            name = images.get(int(a["image_id"]))
+            if name is None or name not in pos:
+                raise DataError(f"{json_path}: annotation {a.get('id')} refers to image {a['image_id']} "
+                                f"({name}) which is not in {img_dir}")
+            i = pos[name]
+            pts = np.asarray(a.get("fixations", []), dtype=np.float64).reshape(-1, 2)
+            subj = int(a.get("worker_id", order_in_image.get(i, 0)))
+            order_in_image[i] = order_in_image.get(i, 0) + 1
+            parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i), np.full(len(pts), subj), np.arange(len(pts))))
+        fix_source = str(json_path)
+    else:
+        mat_dir = root / "fixations" / split
+        if not mat_dir.is_dir():
+            raise DataError(f"SALICON folder {root}: neither fixations_{split}2014.json nor fixations/{split}/ found")
+        for i, p in enumerate(paths):
+            f = mat_dir / f"{p.stem}.mat"
+            gaze = _loadmat(f).get("gaze")
+            if gaze is None:
+                raise DataError(f"{f} has no struct 'gaze' as in the SALICON 2017 release")
+            for j, g in enumerate(np.asarray(gaze).ravel()):
+                pts = np.asarray(g["fixations"], dtype=np.float64).reshape(-1, 2) - 1.0
+                parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i), np.full(len(pts), j), np.arange(len(pts))))
+        fix_source = str(mat_dir)
+    fix = Fixations.concatenate(parts)
+    fix, dropped = _drop_or_raise(fix, stimuli.sizes, drop_outside, f"SALICON {fix_source}")
+    meta = {"ppd": SALICON_PPD, "split": split, "source": fix_source, "dropped_outside": dropped,
+            "reference": "Jiang et al., SALICON: Saliency in Context, CVPR 2015"}
+    return Dataset(f"salicon-{split}", stimuli, fix, meta, validate=False)
+
+
+# --------------------------------------------------------------------------- generic folder
+def load_folder(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
+    """Load a generic folder: images plus fixations as CSV, JSON or binary fixation-map PNGs.
+
+    Layout (coordinates in salscope's convention: 0-based, x = column)::
+
+        <path>/images/<id>.<jpg|png|...>       (or stimuli/)
+        <path>/fixations.csv                    columns image,x,y[,subject,order,duration]
+        <path>/fixations.json                   {"<id>": [{"x":..,"y":..[,"subject","order","duration"]}, ...]
+                                                 or [[x, y], ...]}
+        <path>/fixation_maps/<id>.png           non-zero pixel = one fixation
+        <path>/meta.json                        optional: {"ppd": .., "name": ..}
+
+    Exactly one of the three fixation sources must be present.
+    """
+    import csv
+    import json
+
+    root = Path(path)
+    if not root.is_dir():
+        raise DataError(f"data folder {root} does not exist")
+    img_dir = next((d for d in (root / "images", root / "stimuli") if d.is_dir()), None)
+    if img_dir is None:
+        raise DataError(f"{root} has no images/ (or stimuli/) folder")
+    stimuli = _stimuli_for(_image_files(img_dir), f"folder {img_dir}")
+    pos = {i: k for k, i in enumerate(stimuli.ids)}
+    sources = [p for p in (root / "fixations.csv", root / "fixations.json", root / "fixation_maps") if p.exists()]
+    if len(sources) != 1:
+        raise DataError(f"{root}: need exactly one of fixations.csv, fixations.json, fixation_maps/ (found "
+                        f"{[p.name for p in sources] or 'none'})")
+    src = sources[0]
+
+    def index_of(image: str, where: str) -> int:
+        key = Path(str(image)).stem
+        if key not in pos:
+            raise DataError(f"{where}: image {image!r} is not in {img_dir}")
+        return pos[key]
+
+    if src.name == "fixations.csv":
+        with open(src, newline="") as fh:
+            reader = csv.DictReader(fh)
+            cols = set(reader.fieldnames or [])
+            if not {"image", "x", "y"} <= cols:
+                raise DataError(f"{src}: needs columns image,x,y (found {sorted(cols)})")
+            rows = list(reader)
+
+        def col(name, default):
+            if name not in cols:
+                return None
+            return [r[name] if r[name] not in ("", None) else default for r in rows]
+
+        try:
+            n = [index_of(r["image"], f"{src} line {k + 2}") for k, r in enumerate(rows)]
+            fix = Fixations([float(r["x"]) for r in rows], [float(r["y"]) for r in rows], n,
+                            col("subject", -1), col("order", -1), col("duration", "nan"))
+        except ValueError as exc:
+            raise DataError(f"{src}: non-numeric value ({exc})") from exc
+    elif src.name == "fixations.json":
+        try:
+            doc = json.loads(src.read_text())
+        except ValueError as exc:
+            raise DataError(f"{src} is not valid JSON ({exc})") from exc
+        parts = []
+        for image, items in doc.items():
+            i = index_of(image, str(src))
+            if items and isinstance(items[0], dict):
+                get = lambda k, d: [it.get(k, d) for it in items]  # noqa: E731
+                parts.append(Fixations(get("x", np.nan), get("y", np.nan), np.full(len(items), i),
+                                       get("subject", -1), get("order", -1), get("duration", np.nan)))
+            else:
+                pts = np.asarray(items, dtype=np.float64).reshape(-1, 2)
+                parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i)))
+        fix = Fixations.concatenate(parts)
+    else:
+        from salscope.data.stimuli import load_image
+
+        parts = []
+        sizes = stimuli.sizes
+        for k, image_id in enumerate(stimuli.ids):
+            mp = next((src / f"{image_id}{ext}" for ext in (".png", ".PNG") if (src / f"{image_id}{ext}").is_file()), None)
+            if mp is None:
+                raise DataError(f"no fixation map {src / (image_id + '.png')} for image {image_id}")
+            m = load_image(mp)[..., 0]
+            if m.shape != sizes[k]:
+                raise DataError(f"fixation map {mp} is {m.shape[1]}x{m.shape[0]} but image {image_id} is "
+                                f"{sizes[k][1]}x{sizes[k][0]}")
+            fx, fy = _points_from_map(m, 0)
+            parts.append(Fixations(fx, fy, np.full(fx.size, k)))
+        fix = Fixations.concatenate(parts)
+    meta: dict = {"source": str(root)}
+    if (root / "meta.json").is_file():
+        try:
+            meta.update(json.loads((root / "meta.json").read_text()))
+        except ValueError as exc:
+            raise DataError(f"{root / 'meta.json'} is not valid JSON ({exc})") from exc
+    return Dataset(name or meta.get("name") or root.name, stimuli, fix, meta)
+
+
+#: Names accepted by :func:`load_dataset`: name -> (folder under the data root, loader).
+LOADERS = {
+    "osie": load_osie,
+    "mit1003": lambda root: load_mit1003(Path(root) / "mit1003"),
+    "cat2000": lambda root: load_cat2000(Path(root) / "cat2000"),
+    "salicon": lambda root: load_salicon(Path(root) / "salicon", "train"),
+    "salicon-val": lambda root: load_salicon(Path(root) / "salicon", "val"),
+}
 
 
 def load_dataset(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Dataset:
-    """Load a data set by registered name (``osie``, ...) or from a folder in a known layout."""
+    """Load a data set by name (``osie``, ``mit1003``, ``cat2000``, ``salicon``, ``salicon-val``) or folder.
+
+    A name is looked up under the data root (``data_dir`` or ``$SALSCOPE_DATA``).
+    A folder's layout is recognised: ``eye/fixations.mat`` → OSIE, ``ALLSTIMULI/``
+    → MIT1003, ``FIXATIONLOCS/`` → CAT2000, ``images/train`` + SALICON fixations →
+    SALICON train, otherwise the generic folder format (:func:`load_folder`).
+    """
+    from salscope.settings import data_dir as _data_dir
+
     key = str(name_or_path).lower()
     if key in LOADERS:
-        return LOADERS[key](data_dir)
-    raise DataError(f"unknown data set {name_or_path!r}: use one of {', '.join(sorted(LOADERS))} or a folder path")
+        if key == "osie":
+            return load_osie(data_dir)
+        root = _data_dir(data_dir)
+        sub = root / key.replace("-val", "")
+        if not sub.is_dir():
+            raise DataError(f"data set '{key}' not found: looked for {sub}; put the unpacked release there")
+        return LOADERS[key](root)
+    p = Path(name_or_path)
+    if p.is_dir():
+        if (p / "eye" / "fixations.mat").is_file():
+            return load_osie(p)
+        if (p / "ALLSTIMULI").is_dir():
+            return load_mit1003(p)
+        if (p / "FIXATIONLOCS").is_dir():
+            return load_cat2000(p)
+        if (p / "images" / "train").is_dir():
+            return load_salicon(p, "train")
+        return load_folder(p)
+    raise DataError(f"unknown data set {name_or_path!r}: use one of {', '.join(LOADERS)} or an existing folder")
