@@ -5,7 +5,8 @@ Layout of ``out_dir``::
     config.json                 the full configuration and its hash
     checkpoints/last.ckpt       written after every epoch (resume point)
     checkpoints/best.ckpt       best validation score so far (``monitor``)
-    logs/metrics.csv            Lightning CSV log (train/val losses, val_nss or val_acc, lr)
+    logs/metrics.csv            Lightning CSV log (train/val losses, val_nss or val_acc)
+    logs/resume<k>/metrics.csv  the log of the k-th resumed session
     result.json                 checkpoints, epochs run, final validation scores
 
 Resume (``resume=True``) continues from ``checkpoints/last.ckpt`` exactly —
@@ -180,8 +181,13 @@ def train(config: TrainConfig) -> TrainResult:
                                                drop_last=False, **loader_kw)
     val_loader = torch.utils.data.DataLoader(val_set, shuffle=False, **loader_kw) if val_set is not None else None
 
-    callbacks: list = [ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor if val_loader else None,
-                                       mode=mode, save_last=True, save_top_k=1, enable_version_counter=False)]
+    # Two checkpoint callbacks: Lightning >= 2.6 writes save_last only when a top-k file was written too,
+    # so the resume point (last.ckpt, every epoch) gets its own monitor-less callback.
+    last_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
+                              enable_version_counter=False)
+    best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
+                              enable_version_counter=False) if val_loader else None
+    callbacks: list = [last_cb] + ([best_cb] if best_cb else [])
     if config.patience is not None and val_loader is not None:
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(config.patience)))
     show = progress.enabled() if config.progress is None else bool(config.progress)
@@ -191,7 +197,7 @@ def train(config: TrainConfig) -> TrainResult:
     trainer = L.Trainer(
         max_epochs=config.epochs, accelerator=config.accelerator, devices=config.devices,
         strategy=config.strategy, num_nodes=config.num_nodes, deterministic=True,
-        logger=CSVLogger(out, name="logs", version=""), callbacks=callbacks,
+        logger=CSVLogger(out, name="logs", version=_log_version(out, resume_from)), callbacks=callbacks,
         enable_progress_bar=show, enable_model_summary=False, log_every_n_steps=1,
         num_sanity_val_steps=0, limit_val_batches=1.0 if val_loader else 0,
     )
@@ -202,7 +208,7 @@ def train(config: TrainConfig) -> TrainResult:
         trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(resume_from) if resume_from else None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
-    best = callbacks[0].best_model_path
+    best = best_cb.best_model_path if best_cb else ""
     result = TrainResult(out, last, Path(best) if best else None, int(trainer.current_epoch), metrics,
                          config.config_hash(), cached)
     if config.export_decoder and config.setup != "scene" and trainer.is_global_zero:
@@ -216,6 +222,16 @@ def train(config: TrainConfig) -> TrainResult:
                                          "epochs_run": result.epochs_run, "metrics": metrics,
                                          "config_hash": result.config_hash, "cached_images": cached})
     return result
+
+
+def _log_version(out: Path, resume_from: Path | None) -> str:
+    # Lightning's CSV writer replaces an existing metrics.csv: a resumed run logs to logs/resume<k>/ instead.
+    if resume_from is None:
+        return ""
+    k = 1
+    while (out / "logs" / f"resume{k}").exists():
+        k += 1
+    return f"resume{k}"
 
 
 def _quiet_lightning() -> None:
