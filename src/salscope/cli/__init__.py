@@ -22,6 +22,7 @@ _SUBCOMMANDS: list[str] = [
     "popout",
     "train",
     "predict",
+    "dissect",
 ]
 
 app = typer.Typer(
