@@ -147,6 +147,14 @@ def test_bootstrap_is_seeded_and_centred():
     lo, hi = percentile_ci(b1[("x", "y")])
     point = cka(grams["x"], grams["y"], debiased=True)
     assert lo < point < hi and hi - lo < 0.5
-    # a replicate equals CKA recomputed on the resampled features
+    # the bootstrap distribution is centred on the point estimate (duplicates do not inflate it)
+    assert abs(np.median(b1[("x", "y")]) - point) < 0.05
+    # a replicate equals CKA recomputed on the resampled features (biased: as is; debiased: with the
+    # image-with-its-own-copy entries zeroed like the diagonal)
     idx = np.random.default_rng(7).integers(0, 60, size=(200, 60))[0]
-    assert b1[("x", "y")][0] == pytest.approx(linear_cka(x[idx], y[idx], debiased=True), abs=1e-10)
+    biased = bootstrap_cka(grams, [("x", "y")], n_boot=200, seed=7, debiased=False)
+    assert biased[("x", "y")][0] == pytest.approx(linear_cka(x[idx], y[idx], debiased=False), abs=1e-10)
+    same = idx[:, None] == idx[None, :]
+    k = np.where(same, 0.0, grams["x"].numpy()[np.ix_(idx, idx)])
+    l = np.where(same, 0.0, grams["y"].numpy()[np.ix_(idx, idx)])
+    assert b1[("x", "y")][0] == pytest.approx(cka(k, l, debiased=True), abs=1e-10)

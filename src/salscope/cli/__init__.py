@@ -23,6 +23,8 @@ _SUBCOMMANDS: list[str] = [
     "train",
     "predict",
     "dissect",
+    "compare",
+    "study",
 ]
 
 app = typer.Typer(

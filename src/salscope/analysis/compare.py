@@ -1,0 +1,539 @@
+"""Compare the representations of several encoders on the same probe images: task vs domain.
+
+For models given as backbones (or names / checkpoints, resolved by
+:func:`salscope.models.deep.load_encoder`), :func:`compare_models` runs every
+model on each batch of probe images in lock-step and measures
+
+* layer × layer CKA matrices for every model pair (``cka[(a, b)][i, j]`` =
+  CKA(layer i of a, layer j of b)) and their diagonals;
+* the relative weight change ``‖W − W₀‖ / ‖W₀‖`` of every layer against the
+  reference model (the first one; all parameters of the layer's stage, conv and
+  BN alike, taken as one vector);
+* the paper's task-vs-domain verdict when three roles are given
+  (pre-trained, saliency fine-tune = set-up II, scene fine-tune = set-up III):
+  per layer ``1 − CKA(pre, II)``, ``1 − CKA(pre, III)``, their difference and
+  ``CKA(II, III)``, each with a percentile bootstrap CI over probe images
+  (the same seeded resamples for every number, so differences are paired).
+
+Set-ups II and III see the *same* images, so the data-domain shift is common to
+both; a large ``1 − CKA(pre, II)`` with a small ``1 − CKA(pre, III)`` (and a
+low ``CKA(II, III)``) says the saliency representation moved because of the
+task, not of the images.
+
+Features: ``reduce="pool"`` (spatial mean per channel) uses the exact streaming
+linear CKA and bootstraps by resampling image rows of the Gram matrices
+(O(n_boot·n²) time, O(n²) memory per layer); ``reduce="flatten"`` uses
+minibatch CKA (Nguyen et al. 2021) and bootstraps over minibatches. See
+:mod:`salscope.analysis.similarity`.
+
+References
+----------
+S. He et al. Understanding and Visualizing Deep Visual Saliency Models. CVPR
+2019 (fourth finding: the change is due to the task).
+S. Kornblith et al. Similarity of Neural Network Representations Revisited. ICML 2019.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from salscope.analysis.similarity import (
+    MinibatchCKA,
+    StreamingLinearCKA,
+    bootstrap_cka,
+    feature_vectors,
+    gram_linear,
+    percentile_ci,
+)
+from salscope.errors import AnalysisError
+
+ROLES = ("pretrained", "saliency", "scene")
+
+
+@dataclass
+class Comparison:
+    """Everything :func:`compare_models` measured (see :meth:`to_dict` / :func:`write_comparison`)."""
+
+    models: list[str]
+    layers: list[str]
+    layer_map: dict[str, dict[str, str]]
+    image_ids: list[str]
+    reduce: str
+    debiased: bool
+    cka: dict[tuple[str, str], np.ndarray]
+    weight_change: dict[str, np.ndarray]
+    verdict: list[dict[str, Any]] = field(default_factory=list)
+    roles: dict[str, str] | None = None
+    n_boot: int = 0
+    seed: int = 0
+    category_shift: Any = None
+
+    def diagonal(self, a: str, b: str) -> np.ndarray:
+        """CKA of each layer of ``a`` with the same layer of ``b``."""
+        return np.diag(self.cka[(a, b)]).copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "models": self.models,
+            "layers": self.layers,
+            "layer_map": self.layer_map,
+            "n_images": len(self.image_ids),
+            "image_ids": self.image_ids,
+            "reduce": self.reduce,
+            "estimator": "debiased" if self.debiased else "biased",
+            "cka": {f"{a}|{b}": m.tolist() for (a, b), m in self.cka.items()},
+            "diagonal": {f"{a}|{b}": self.diagonal(a, b).tolist() for (a, b) in self.cka},
+            "weight_change": {m: v.tolist() for m, v in self.weight_change.items()},
+            "roles": self.roles,
+            "verdict": self.verdict,
+            "bootstrap": {"n_boot": self.n_boot, "seed": self.seed, "level": 0.95},
+            "category_shift": self.category_shift,
+        }
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+def resolve_models(models: Mapping[str, Any] | Sequence[Any]) -> dict[str, torch.nn.Module]:
+    """``{label: Backbone}`` from backbones, backbone names or checkpoint paths.
+
+    Strings go through :func:`salscope.models.deep.load_encoder` (falls back to
+    :func:`get_backbone` for names if that module is unavailable). A list gets
+    labels from the strings (file stem for paths) or ``model0``, ``model1`` ….
+    """
+    if isinstance(models, Mapping):
+        items = list(models.items())
+    else:
+        items = []
+        for i, m in enumerate(models):
+            label = Path(str(m)).stem if isinstance(m, (str, os.PathLike)) else f"model{i}"
+            items.append((label, m))
+    labels = [k for k, _ in items]
+    if len(set(labels)) != len(labels):
+        raise AnalysisError(f"model labels must be unique, got {labels}; pass a dict {{label: model}}")
+    if len(items) < 2:
+        raise AnalysisError(f"compare needs at least two models, got {len(items)}")
+    out = {}
+    for label, m in items:
+        if isinstance(m, (str, os.PathLike)):
+            try:
+                from salscope.models.deep import load_encoder  # noqa: PLC0415
+            except ImportError:  # pragma: no cover - deep models not installed
+                from salscope.models.backbones import get_backbone as load_encoder  # noqa: PLC0415
+            m = load_encoder(str(m))
+        if not hasattr(m, "layer_names") or not hasattr(m, "feature_info"):
+            raise AnalysisError(f"model '{label}' is a {type(m).__name__}, not a Backbone; pass backbones, names or checkpoints")
+        out[label] = m
+    return out
+
+
+def match_layers(backbones: Mapping[str, Any], layers: Sequence[str] | None,
+                 layer_map: Mapping[str, Mapping[str, str]] | None = None) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Common layer names and, per model, the layer each name maps to.
+
+    ``layer_map = {model: {common name: that model's layer}}`` renames layers
+    for models whose names differ. Raises AnalysisError naming, per model, the
+    layers it lacks.
+    """
+    layer_map = {k: dict(v) for k, v in (layer_map or {}).items()}
+    unknown = [k for k in layer_map if k not in backbones]
+    if unknown:
+        raise AnalysisError(f"layer_map names unknown model(s) {unknown}; models are {list(backbones)}")
+    first = next(iter(backbones))
+    if layers is None:
+        own = backbones[first].layer_names
+        inv = {v: k for k, v in layer_map.get(first, {}).items()}
+        layers = [inv.get(name, name) for name in own]
+    layers = list(layers)
+    if not layers:
+        raise AnalysisError("no layers to compare; pass --layers (comma-separated)")
+    mapping: dict[str, dict[str, str]] = {}
+    problems = []
+    for label, bb in backbones.items():
+        m = {name: layer_map.get(label, {}).get(name, name) for name in layers}
+        missing = [f"{name}" + (f" (as {own})" if own != name else "") for name, own in m.items() if own not in bb.layer_names]
+        if missing:
+            problems.append(f"'{label}' lacks {', '.join(missing)} (it has {', '.join(bb.layer_names)})")
+        mapping[label] = m
+    if problems:
+        raise AnalysisError("layer names do not match across models: " + "; ".join(problems)
+                            + ". Pick common layers with --layers or map them with layer_map")
+    return layers, mapping
+
+
+def _load_images(images: Any, image_ids: Sequence[str] | None) -> tuple[Any, list[str]]:
+    n = len(images)
+    if image_ids is None:
+        image_ids = list(getattr(images, "ids", [str(i) for i in range(n)]))
+    image_ids = [str(i) for i in image_ids]
+    if len(image_ids) != n:
+        raise AnalysisError(f"image_ids lists {len(image_ids)} ids for {n} images; give one id per probe image")
+    if len(set(image_ids)) != n:
+        dup = sorted({i for i in image_ids if image_ids.count(i) > 1})[:5]
+        raise AnalysisError(f"image ids repeat ({dup}); each probe image must appear once")
+    return images, image_ids
+
+
+def check_same_images(ids: Mapping[str, Sequence[str]]) -> list[str]:
+    """Verify every model saw the same probe images in the same order; return that list."""
+    items = list(ids.items())
+    ref_label, ref = items[0]
+    for label, other in items[1:]:
+        if list(other) != list(ref):
+            a, b = set(ref), set(other)
+            only_a, only_b = sorted(a - b)[:5], sorted(b - a)[:5]
+            if only_a or only_b:
+                detail = f"only in '{ref_label}': {only_a}; only in '{label}': {only_b}"
+            else:
+                first = next(i for i, (x, y) in enumerate(zip(ref, other)) if x != y)
+                detail = f"same images in a different order (first difference at position {first}: {ref[first]} vs {other[first]})"
+            raise AnalysisError(f"models were given different probe images: {detail}. Use one image list for all models")
+    return list(ref)
+
+
+def _batch_bounds(n: int, batch_size: int, minimum: int) -> list[tuple[int, int]]:
+    n_batches = max(1, math.ceil(n / batch_size))
+    sizes = [len(a) for a in np.array_split(np.arange(n), n_batches)]
+    if min(sizes) < minimum:
+        raise AnalysisError(
+            f"{n} probe images split into batches of {sizes}: minibatch CKA needs ≥ {minimum} images per batch; "
+            f"use more images or --reduce pool"
+        )
+    edges = np.cumsum([0, *sizes])
+    return [(int(edges[i]), int(edges[i + 1])) for i in range(len(sizes))]
+
+
+def _to_input(backbone: Any, images: Sequence[np.ndarray], size: tuple[int, int] | None, device: Any) -> torch.Tensor:
+    xs = []
+    for im in images:
+        x = backbone.preprocess(np.asarray(im), device=device)
+        if size is not None and tuple(x.shape[-2:]) != tuple(size):
+            x = torch.nn.functional.interpolate(x, size=tuple(size), mode="bilinear", antialias=True, align_corners=False)
+        xs.append(x)
+    shapes = {tuple(x.shape) for x in xs}
+    if len(shapes) != 1:
+        raise AnalysisError(f"probe images have different sizes {sorted(shapes)}; pass size=(H, W) to resize them")
+    return torch.cat(xs)
+
+
+# -- weight change --------------------------------------------------------------------------------
+def relative_weight_change(model: Any, reference: Any, layers: Sequence[str],
+                           model_layers: Mapping[str, str] | None = None,
+                           reference_layers: Mapping[str, str] | None = None) -> np.ndarray:
+    """``‖W − W₀‖₂ / ‖W₀‖₂`` per layer over all parameters of the layer's stage (float64)."""
+    out = np.empty(len(layers))
+    for i, name in enumerate(layers):
+        p = model.layer_parameters((model_layers or {}).get(name, name))
+        p0 = reference.layer_parameters((reference_layers or {}).get(name, name))
+        if list(p) != list(p0) or any(p[k].shape != p0[k].shape for k in p):
+            raise AnalysisError(f"layer '{name}' has different parameters in the two models (different architectures?); "
+                                "weight change needs the same backbone")
+        num = sum(float(((p[k].detach().double() - p0[k].detach().double().to(p[k].device)) ** 2).sum()) for k in p)
+        den = sum(float((p0[k].detach().double() ** 2).sum()) for k in p0)
+        out[i] = math.sqrt(num) / math.sqrt(den) if den > 0 else float("nan")
+    return out
+
+
+# -- main entry -----------------------------------------------------------------------------------
+def compare_models(
+    models: Mapping[str, Any] | Sequence[Any],
+    images: Any,
+    layers: Sequence[str] | None = None,
+    *,
+    image_ids: Sequence[str] | None = None,
+    layer_map: Mapping[str, Mapping[str, str]] | None = None,
+    reduce: str = "pool",
+    debiased: bool = True,
+    size: tuple[int, int] | None = (224, 224),
+    batch_size: int = 16,
+    roles: Mapping[str, str] | Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+) -> Comparison:
+    """Layer × layer CKA, weight change and the task-vs-domain verdict for ≥ 2 models.
+
+    ``images``: uint8 H×W×3 arrays or a :class:`~salscope.data.Stimuli` (loaded
+    batch by batch); ``size`` resizes each to H×W (None keeps it). ``roles``
+    names the models playing ``pretrained``, ``saliency`` and ``scene`` (a
+    sequence is zipped with :data:`ROLES`; with exactly three models and no
+    roles their order is used). ``n_boot=0`` skips the bootstrap.
+    """
+    if reduce not in ("pool", "flatten"):
+        raise AnalysisError(f"reduce={reduce!r} not understood; use 'pool' or 'flatten'")
+    backbones = resolve_models(models)
+    labels = list(backbones)
+    layers, mapping = match_layers(backbones, layers, layer_map)
+    images, ids = _load_images(images, image_ids)
+    n = len(ids)
+    if n <= 3:
+        raise AnalysisError(f"{n} probe images are too few for CKA (the debiased estimator needs ≥ 4); use more images")
+    roles = _resolve_roles(roles, labels)
+    sets = [(m, l) for m in labels for l in layers]
+    key = {s: f"{s[0]}/{s[1]}" for s in sets}
+
+    bounds = _batch_bounds(n, batch_size, 4 if reduce == "flatten" else 1)
+    pooled: dict[str, list[np.ndarray]] = {key[s]: [] for s in sets}
+    acc: StreamingLinearCKA | MinibatchCKA | None = MinibatchCKA([key[s] for s in sets]) if reduce == "flatten" else None
+    for bb in backbones.values():
+        bb.eval()
+    from salscope.progress import track  # noqa: PLC0415
+
+    for start, stop in track(bounds, "compare: forward passes"):
+        batch_images = [images[i] for i in range(start, stop)]
+        feats: dict[str, torch.Tensor] = {}
+        for label, bb in backbones.items():
+            x = _to_input(bb, batch_images, size, device)
+            with torch.no_grad():
+                out = bb(x, [mapping[label][l] for l in layers])
+            for l in layers:
+                feats[key[(label, l)]] = feature_vectors(out[mapping[label][l]], reduce)
+        if reduce == "pool":
+            if acc is None:
+                acc = StreamingLinearCKA({k: v.shape[1] for k, v in feats.items()}, device=next(iter(feats.values())).device)
+            for k, v in feats.items():
+                pooled[k].append(v.cpu().numpy())
+        acc.update(feats)
+
+    ref = labels[0]
+    weight_change = {}
+    for label in labels[1:]:
+        try:
+            weight_change[label] = relative_weight_change(backbones[label], backbones[ref], layers, mapping[label], mapping[ref])
+        except AnalysisError:
+            weight_change[label] = np.full(len(layers), np.nan)  # different architectures: no weight distance
+    feats_all = {k: np.concatenate(v) for k, v in pooled.items()} if reduce == "pool" else None
+    return _finish(labels, layers, mapping, ids, acc, feats_all, key, reduce, debiased, roles, n_boot, seed, weight_change)
+
+
+def compare_features(
+    features: Mapping[str, Mapping[str, Any]],
+    image_ids: Mapping[str, Sequence[str]],
+    layers: Sequence[str] | None = None,
+    *,
+    debiased: bool = True,
+    roles: Mapping[str, str] | Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> Comparison:
+    """:func:`compare_models` on activations already computed: ``{model: {layer: n×p or n×C×h×w}}``.
+
+    ``image_ids[model]`` lists that model's probe images in row order; they must
+    be identical across models (AnalysisError naming the differences otherwise).
+    4-D activations are spatially pooled. No weight change (no weights given).
+    """
+    labels = list(features)
+    if len(labels) < 2:
+        raise AnalysisError(f"compare needs at least two models, got {len(labels)}")
+    missing_ids = [m for m in labels if m not in image_ids]
+    if missing_ids:
+        raise AnalysisError(f"image_ids lacks the probe image list of model(s) {missing_ids}")
+    ids = check_same_images({m: [str(i) for i in image_ids[m]] for m in labels})
+    common = [l for l in features[labels[0]] if all(l in features[m] for m in labels)]
+    layers = list(layers) if layers is not None else common
+    problems = [f"'{m}' lacks {[l for l in layers if l not in features[m]]}" for m in labels if any(l not in features[m] for l in layers)]
+    if problems or not layers:
+        raise AnalysisError("layer names do not match across models: " + ("; ".join(problems) or "no common layer"))
+    n = len(ids)
+    if n <= 3:
+        raise AnalysisError(f"{n} probe images are too few for CKA (the debiased estimator needs ≥ 4); use more images")
+    key = {(m, l): f"{m}/{l}" for m in labels for l in layers}
+    feats = {}
+    for (m, l), k in key.items():
+        v = feature_vectors(features[m][l], "pool")
+        if v.shape[0] != n:
+            raise AnalysisError(f"features of '{m}' layer '{l}' have {v.shape[0]} rows for {n} image ids")
+        feats[k] = v
+    acc = StreamingLinearCKA({k: v.shape[1] for k, v in feats.items()})
+    acc.update(feats)
+    mapping = {m: {l: l for l in layers} for m in labels}
+    weight_change = {m: np.full(len(layers), np.nan) for m in labels[1:]}
+    return _finish(labels, layers, mapping, ids, acc, {k: v.numpy() for k, v in feats.items()}, key, "pool", debiased,
+                   _resolve_roles(roles, labels), n_boot, seed, weight_change)
+
+
+def _finish(labels, layers, mapping, ids, acc, feats_all, key, reduce, debiased, roles, n_boot, seed, weight_change) -> Comparison:
+    cka: dict[tuple[str, str], np.ndarray] = {}
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            rows = [key[(a, l)] for l in layers]
+            cols = [key[(b, l)] for l in layers]
+            cka[(a, b)] = acc.matrix(rows, cols, debiased) if reduce == "pool" else acc.matrix(rows, cols)
+    comparison = Comparison(models=labels, layers=layers, layer_map=mapping, image_ids=ids, reduce=reduce,
+                            debiased=debiased if reduce == "pool" else True, cka=cka, weight_change=weight_change,
+                            roles=roles, n_boot=n_boot, seed=seed)
+    if roles is not None:
+        comparison.verdict = _verdict(comparison, acc, feats_all, key, n_boot, seed)
+    return comparison
+
+
+def _resolve_roles(roles: Mapping[str, str] | Sequence[str] | None, labels: list[str]) -> dict[str, str] | None:
+    if roles is None:
+        if len(labels) != 3:
+            return None
+        roles = labels
+    if not isinstance(roles, Mapping):
+        roles = list(roles)
+        if len(roles) != 3:
+            raise AnalysisError(f"roles must name 3 models (pretrained, saliency, scene), got {roles}")
+        roles = dict(zip(ROLES, roles))
+    bad = [r for r in roles if r not in ROLES]
+    unknown = [m for m in roles.values() if m not in labels]
+    if bad or unknown or set(roles) != set(ROLES):
+        raise AnalysisError(f"roles {dict(roles)} must map each of {ROLES} to one of the models {labels}")
+    return dict(roles)
+
+
+def _verdict(comp: Comparison, acc: Any, feats: Mapping[str, np.ndarray] | None, key: Mapping, n_boot: int, seed: int) -> list[dict[str, Any]]:
+    pre, sal, scene = comp.roles["pretrained"], comp.roles["saliency"], comp.roles["scene"]
+
+    def point(a: str, b: str, layer: str) -> float:
+        if (a, b) in comp.cka:
+            m = comp.cka[(a, b)]
+        else:
+            m = comp.cka[(b, a)].T
+        i = comp.layers.index(layer)
+        return float(m[i, i])
+
+    rows = []
+    for layer in comp.layers:
+        ka, kb, kc = key[(pre, layer)], key[(sal, layer)], key[(scene, layer)]
+        row: dict[str, Any] = {"layer": layer}
+        c_sal, c_scene, c_between = point(pre, sal, layer), point(pre, scene, layer), point(sal, scene, layer)
+        row.update({
+            "change_saliency": 1 - c_sal,
+            "change_scene": 1 - c_scene,
+            "saliency_minus_scene": c_scene - c_sal,
+            "cka_saliency_scene": c_between,
+        })
+        if n_boot > 0:
+            pairs = [(ka, kb), (ka, kc), (kb, kc)]
+            if feats is not None:
+                grams = {k: gram_linear(feats[k]) for k in (ka, kb, kc)}
+                boot = bootstrap_cka(grams, pairs, n_boot=n_boot, debiased=comp.debiased, seed=seed, chunk=8)
+            else:
+                boot = _batch_bootstrap(acc, pairs, n_boot, seed)
+            samples = {
+                "change_saliency": 1 - boot[(ka, kb)],
+                "change_scene": 1 - boot[(ka, kc)],
+                "saliency_minus_scene": boot[(ka, kc)] - boot[(ka, kb)],
+                "cka_saliency_scene": boot[(kb, kc)],
+            }
+            for name, values in samples.items():
+                row[f"{name}_ci"] = list(percentile_ci(values))
+        rows.append(row)
+    return rows
+
+
+def _batch_bootstrap(acc: MinibatchCKA, pairs: Sequence[tuple[str, str]], n_boot: int, seed: int) -> dict[tuple[str, str], np.ndarray]:
+    h = acc.hsic_values
+    b = h.shape[0]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, b, size=(n_boot, b))
+    mean = h[draws].mean(1)  # n_boot × S × S
+    out = {}
+    for x, y in pairs:
+        i, j = acc.names.index(x), acc.names.index(y)
+        denom = np.sqrt(np.clip(mean[:, i, i] * mean[:, j, j], 1e-300, None))
+        out[(x, y)] = mean[:, i, j] / denom
+    return out
+
+
+# -- outputs --------------------------------------------------------------------------------------
+def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> dict[str, Path]:
+    """Write ``comparison.json``, ``cka_<a>__<b>.csv``, ``layer_change.csv``, ``verdict.csv`` and figures.
+
+    Every figure (PNG) has its data beside it: the heat map's CSV, and
+    ``layer_change.csv`` for the bar plot.
+    """
+    from salscope.io import write_csv, write_json  # noqa: PLC0415
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {"json": write_json(out / "comparison.json", comp.to_dict())}
+    for (a, b), m in comp.cka.items():
+        rows = [{"layer": la, **{lb: float(m[i, j]) for j, lb in enumerate(comp.layers)}} for i, la in enumerate(comp.layers)]
+        paths[f"cka_{a}__{b}"] = write_csv(out / f"cka_{_safe(a)}__{_safe(b)}.csv", rows)
+    ref = comp.models[0]
+    change_rows = []
+    for label in comp.models[1:]:
+        diag = comp.diagonal(ref, label)
+        for i, layer in enumerate(comp.layers):
+            change_rows.append({"model": label, "reference": ref, "layer": layer, "cka": float(diag[i]),
+                                "representation_change": float(1 - diag[i]),
+                                "relative_weight_change": float(comp.weight_change[label][i])})
+    paths["layer_change"] = write_csv(out / "layer_change.csv", change_rows)
+    if comp.verdict:
+        flat = []
+        for row in comp.verdict:
+            r = {}
+            for k, v in row.items():
+                if isinstance(v, list):
+                    r[f"{k}_lo"], r[f"{k}_hi"] = v
+                else:
+                    r[k] = v
+            flat.append(r)
+        paths["verdict"] = write_csv(out / "verdict.csv", flat)
+    if figures:
+        paths.update(_figures(comp, out))
+    return paths
+
+
+def _safe(label: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def _figures(comp: Comparison, out: Path) -> dict[str, Path]:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from salscope.io import save_figure  # noqa: PLC0415
+
+    paths = {}
+    L = len(comp.layers)
+    for (a, b), m in comp.cka.items():
+        fig, ax = plt.subplots(figsize=(1.2 + 0.45 * L, 1.0 + 0.45 * L))
+        im = ax.imshow(m, vmin=0, vmax=1, cmap="magma", origin="lower")
+        ax.set_xticks(range(L), comp.layers, rotation=90, fontsize=7)
+        ax.set_yticks(range(L), comp.layers, fontsize=7)
+        ax.set_xlabel(b)
+        ax.set_ylabel(a)
+        ax.set_title(f"{'debiased' if comp.debiased else 'biased'} linear CKA ({comp.reduce})", fontsize=8)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        fig.tight_layout()
+        paths[f"fig_cka_{a}__{b}"] = save_figure(fig, out / f"fig_cka_{_safe(a)}__{_safe(b)}.png", dpi=120)
+        plt.close(fig)
+
+    ref = comp.models[0]
+    others = comp.models[1:]
+    fig, axes = plt.subplots(1, 2, figsize=(2 + 0.5 * L * len(others), 3.2))
+    width = 0.8 / len(others)
+    x = np.arange(L)
+    verdict = {r["layer"]: r for r in comp.verdict}
+    for k, label in enumerate(others):
+        change = 1 - comp.diagonal(ref, label)
+        err = None
+        if verdict and comp.roles and label in (comp.roles["saliency"], comp.roles["scene"]):
+            name = "change_saliency" if label == comp.roles["saliency"] else "change_scene"
+            if f"{name}_ci" in comp.verdict[0]:
+                lo = np.array([verdict[l][f"{name}_ci"][0] for l in comp.layers])
+                hi = np.array([verdict[l][f"{name}_ci"][1] for l in comp.layers])
+                err = np.clip(np.vstack([change - lo, hi - change]), 0, None)
+        axes[0].bar(x + k * width, change, width, yerr=err, label=label, capsize=2)
+        axes[1].bar(x + k * width, comp.weight_change[label], width, label=label)
+    for ax, title in zip(axes, ("1 − CKA(reference, model)", "‖W − W₀‖ / ‖W₀‖")):
+        ax.set_xticks(x + 0.4 - width / 2, comp.layers, rotation=90, fontsize=7)
+        ax.set_title(f"{title}; reference {ref}", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths["fig_layer_change"] = save_figure(fig, out / "fig_layer_change.png", dpi=120)
+    plt.close(fig)
+    return paths

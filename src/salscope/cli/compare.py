@@ -1,0 +1,85 @@
+"""``salscope compare``: representation change between encoders (CKA, weight change, task vs domain)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from salscope.errors import ConfigError
+
+
+def _split_list(value: Optional[str]) -> list[str] | None:
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def compare(
+    models: str = typer.Option(..., "--models", "-m", help="Comma-separated backbone names or checkpoint paths (≥ 2); the first is the reference."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for comparison.json, CSVs and figures."),
+    dataset: str = typer.Option("osie", "--dataset", help="Probe images: a data set name."),
+    split: str = typer.Option("test", "--split", help="train, val, test or all."),
+    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all layers of the first model)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated labels for the models (default: names / file stems)."),
+    roles: Optional[str] = typer.Option(None, "--roles", help="pretrained,saliency,scene labels for the verdict (default: the order of 3 models)."),
+    reduce: str = typer.Option("pool", "--reduce", help="pool (spatial mean per channel, exact CKA) or flatten (minibatch CKA)."),
+    biased: bool = typer.Option(False, "--biased", help="Use the biased HSIC estimator (default: debiased)."),
+    size: str = typer.Option("224,224", "--size", help="Resize probe images to H,W ('none' keeps them)."),
+    batch_size: int = typer.Option(16, "--batch-size", help="Images per forward pass (and per minibatch with --reduce flatten)."),
+    max_images: int = typer.Option(0, "--max-images", help="Use at most this many probe images, spread evenly (0 = all)."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over probe images (0 = none)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the data split."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
+    device: Optional[str] = typer.Option(None, "--device", help="torch device (default cpu)."),
+) -> None:
+    """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
+    import numpy as np
+
+    from salscope.analysis.compare import compare_models, write_comparison
+    from salscope.data.datasets import load_dataset
+
+    specs = _split_list(models) or []
+    if len(specs) < 2:
+        raise ConfigError("--models needs at least two comma-separated backbone names or checkpoints, e.g. vgg16,run2/best.ckpt")
+    names = _split_list(labels) or [Path(s).stem if ("/" in s or s.endswith((".ckpt", ".pt", ".pth"))) else s for s in specs]
+    if len(names) != len(specs):
+        raise ConfigError(f"--labels gives {len(names)} labels for {len(specs)} models")
+    if size.lower() == "none":
+        hw = None
+    else:
+        try:
+            hw = tuple(int(v) for v in size.split(","))
+            assert len(hw) == 2 and min(hw) > 0
+        except (ValueError, AssertionError):
+            raise ConfigError(f"--size {size!r} must be H,W (positive integers) or 'none'") from None
+    ds = load_dataset(dataset, data_dir)
+    if split != "all":
+        ds = ds.split(split, seed=seed)
+    stimuli = ds.stimuli
+    if max_images and max_images < len(stimuli):
+        stimuli = stimuli.subset(np.unique(np.linspace(0, len(stimuli) - 1, max_images).round().astype(int)))
+    result = compare_models(dict(zip(names, specs)), stimuli, _split_list(layers), reduce=reduce, debiased=not biased,
+                            size=hw, batch_size=batch_size, roles=_split_list(roles), n_boot=n_boot, seed=seed,
+                            device=device)
+    paths = write_comparison(result, out)
+    ref = result.models[0]
+    for label in result.models[1:]:
+        diag = result.diagonal(ref, label)
+        cells = ", ".join(f"{l} {c:.3f}" for l, c in zip(result.layers, diag))
+        typer.echo(f"CKA({ref}, {label}): {cells}")
+    for row in result.verdict:
+        ci = row.get("saliency_minus_scene_ci")
+        extra = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
+        typer.echo(
+            f"{row['layer']}: 1-CKA(pre,saliency) {row['change_saliency']:.3f}, 1-CKA(pre,scene) {row['change_scene']:.3f}, "
+            f"difference {row['saliency_minus_scene']:+.3f}{extra}, CKA(saliency,scene) {row['cka_saliency_scene']:.3f}"
+        )
+    typer.echo(f"{len(result.image_ids)} probe images; results in {paths['json'].parent}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``compare`` to the CLI."""
+    app.command("compare")(compare)
