@@ -24,7 +24,6 @@ _SUBCOMMANDS: list[str] = [
     "predict",
     "dissect",
     "compare",
-    "study",
 ]
 
 app = typer.Typer(
