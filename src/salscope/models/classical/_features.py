@@ -145,9 +145,10 @@ def subsample(a: np.ndarray) -> np.ndarray:
     h, w = a.shape
     if h <= 10 or w <= 10:
         return np.array(a, dtype=np.float64)
-    a32 = np.asarray(a, dtype=np.float32)
-    dx = (a32 @ _decimation_matrix(w).T.astype(np.float32)).astype(np.float32)
-    dxy = (_decimation_matrix(h).astype(np.float32) @ dx).astype(np.float32)
+    # float32 storage between passes, float64 arithmetic within (as the mex file's C promotions)
+    a32 = np.asarray(a, dtype=np.float32).astype(np.float64)
+    dx = (a32 @ _decimation_matrix(w).T).astype(np.float32).astype(np.float64)
+    dxy = (_decimation_matrix(h) @ dx).astype(np.float32)
     return dxy.astype(np.float64)
 
 
