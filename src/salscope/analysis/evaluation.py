@@ -1,0 +1,580 @@
+"""Score saliency models on a data set: per-image values, a summary table, best/worst examples.
+
+A *model* is anything :func:`resolve_model` accepts: a registry name
+(``"center_bias"``, ``"gbvs"`` …), a checkpoint path, a folder of saliency
+maps (``.png``/``.jpg``/``.npy`` named by image id), the inter-observer
+baseline (``"inter_observer"``), or a :class:`~salscope.models.base.SaliencyModel`.
+Every metric comes from :mod:`salscope.metrics` in the chosen convention.
+
+Conventions of the evaluation itself
+------------------------------------
+- Gold maps for CC/KLD/SIM/EMD: ``"tuebingen"`` uses the empirical density
+  (fixation counts blurred by a Gaussian of ``gold_sigma_deg`` = 1° of visual
+  angle, constant borders, normalised — identical to
+  :meth:`salscope.data.Fixations.density`); ``"mit"`` uses the MIT benchmark's
+  ``antonioGaussian(fixation map, fc=8)`` (FFT round-off below zero set to 0).
+- sAUC negatives: the fixations of every *other* image of the evaluated split,
+  mapped to this image's grid (``x' = (x + 0.5) W / W_other - 0.5``).
+- Information gain: against ``baseline`` (default the registry's
+  ``center_bias``) in bits per fixation.
+- EMD is scored on grids shrunk 32× (as ``EMD.m``).
+- Inter-observer: for each subject, the density of the *other* subjects'
+  fixations (same Gaussian, mixed with 0.1 % uniform so that log-densities stay
+  finite) predicts that subject's fixations; per-fixation values are pooled
+  over subjects, map metrics compare with that subject's own gold map and are
+  averaged over subjects.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from salscope import metrics as M
+from salscope.errors import AnalysisError, MetricError, ModelError
+from salscope.progress import track
+
+#: Metric names understood by :func:`evaluate`, in table order.
+METRICS = ("auc", "sauc", "auc_judd", "auc_borji", "nss", "cc", "kld", "sim", "ig", "emd")
+#: Used when no metric list is given (EMD is slow; Borji is random).
+DEFAULT_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim", "ig")
+#: Metrics whose value is a mean over fixations (pooled across images with ``average="fixation"``).
+FIXATION_METRICS = frozenset({"auc", "sauc", "nss", "ig"})
+#: Metrics where lower is better.
+LOWER_IS_BETTER = frozenset({"kld", "emd"})
+MAP_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg")
+INTER_OBSERVER = "inter_observer"
+EMD_DOWNSIZE = 32
+_UNIFORM_MIX = 1e-3
+
+
+# --------------------------------------------------------------------------- model sources
+
+
+def _log_density_from_map(smap: np.ndarray) -> np.ndarray:
+    """``SaliencyModel.log_density``'s rule for a bare map: shift, floor 1e-20 of the sum, normalise, log."""
+    smap = smap - min(0.0, float(smap.min()))
+    total = float(smap.sum())
+    if total <= 0:
+        return np.full(smap.shape, -np.log(smap.size))
+    smap = smap + 1e-20 * total
+    return np.log(smap) - np.log(smap.sum())
+
+
+class ModelSource:
+    """A :class:`SaliencyModel` seen by the evaluation: needs the image, gives map and log-density."""
+
+    needs_image = True
+
+    def __init__(self, model: Any, name: str | None = None):
+        self.model = model
+        self.name = name or getattr(model, "name", type(model).__name__)
+        from salscope.models.base import SaliencyModel
+
+        # use the model's own log-density only when it has one (avoids a second forward pass)
+        self._own_log_density = type(model).log_density is not SaliencyModel.log_density
+
+    def predict(self, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        smap = np.asarray(self.model.saliency_map(image), dtype=np.float64)
+        if self._own_log_density:
+            return smap, lambda: np.asarray(self.model.log_density(image), dtype=np.float64)
+        return smap, lambda: _log_density_from_map(smap)
+
+
+class FolderSource:
+    """Saliency maps stored in a folder, one file per image named ``<image id>.<npy|png|jpg|jpeg>``.
+
+    PNG/JPG files are read as grey levels (PIL mode ``"F"``); the map keeps its
+    stored size (resized only if the convention resizes).
+    """
+
+    needs_image = False
+
+    def __init__(self, folder: str | os.PathLike, name: str | None = None):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise ModelError(f"map folder {self.folder} does not exist")
+        self.name = name or self.folder.name
+        self.files: dict[str, Path] = {}
+        for path in sorted(self.folder.iterdir()):
+            if path.suffix.lower() in MAP_SUFFIXES and path.stem not in self.files:
+                self.files[path.stem] = path
+        if not self.files:
+            raise ModelError(f"map folder {self.folder} holds no {'/'.join(MAP_SUFFIXES)} files; put one map per image id there")
+
+    def predict(self, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        image_id = dataset.ids[index]
+        path = self.files.get(image_id)
+        if path is None:
+            raise ModelError(
+                f"map folder {self.folder} has no map for image '{image_id}' (expected {image_id}.npy/.png/.jpg); "
+                "add it or evaluate a subset with --max-images"
+            )
+        if path.suffix.lower() == ".npy":
+            smap = np.load(path, allow_pickle=False).astype(np.float64)
+            if smap.ndim == 3 and smap.shape[2] in (1, 3):
+                smap = smap.mean(axis=2)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                smap = np.asarray(img.convert("F"), dtype=np.float64)
+        if smap.ndim != 2:
+            raise ModelError(f"map {path} has shape {smap.shape}; a saliency map is H×W")
+        return smap, lambda: _log_density_from_map(smap)
+
+
+class InterObserver:
+    """Leave-one-subject-out inter-observer model (the human upper reference of Table 1)."""
+
+    needs_image = False
+    name = INTER_OBSERVER
+
+    def subjects(self, fixations: Any) -> np.ndarray:
+        subj = np.unique(fixations.subject)
+        if subj.size and subj.min() < 0:
+            raise AnalysisError("inter_observer needs subject ids; this data set's fixations have none (subject = -1)")
+        return subj
+
+
+def resolve_model(spec: Any) -> Any:
+    """Turn a model spec into a source: registry name, checkpoint, map folder, ``inter_observer`` or a model.
+
+    Raises :class:`ModelError` listing the valid names for an unknown spec.
+    """
+    if not isinstance(spec, (str, os.PathLike)):
+        if hasattr(spec, "predict") and hasattr(spec, "needs_image"):
+            return spec
+        if hasattr(spec, "saliency_map"):
+            return ModelSource(spec)
+        raise ModelError(f"cannot evaluate a {type(spec).__name__}; pass a model name, checkpoint, map folder or SaliencyModel")
+    text = os.fspath(spec)
+    if text == INTER_OBSERVER:
+        return InterObserver()
+    if Path(text).is_dir():
+        return FolderSource(text)
+    from salscope.models.registry import get_model
+
+    return ModelSource(get_model(text), name=Path(text).stem if os.sep in text or "." in text else text)
+
+
+# --------------------------------------------------------------------------- gold maps
+
+
+def gaussian_density(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], sigma_px: float, truncate: float = 4.0) -> np.ndarray:
+    """Blurred fixation counts, normalised: ``scipy.ndimage.gaussian_filter(mode="constant")`` of the count map.
+
+    Computed as ``K_rows^T K_cols`` with one truncated, normalised 1-D kernel
+    row per fixation (sparse maps: O(F H W) with BLAS instead of a full-image
+    convolution); equal to :meth:`salscope.data.Fixations.density` to rounding.
+    """
+    h, w = shape
+    radius = int(truncate * sigma_px + 0.5)
+    taps = np.arange(-radius, radius + 1, dtype=np.float64)
+    kernel_sum = np.exp(-0.5 * (taps / sigma_px) ** 2).sum()
+
+    def axis(pos: np.ndarray, length: int) -> np.ndarray:
+        d = np.arange(length)[None, :] - pos[:, None]
+        k = np.exp(-0.5 * (d / sigma_px) ** 2) / kernel_sum
+        return np.where(np.abs(d) <= radius, k, 0.0)
+
+    dens = axis(rows, h).T @ axis(cols, w)
+    return dens / dens.sum()
+
+
+def _mit_gold(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    binary = np.zeros(shape)
+    binary[rows, cols] = 1.0
+    return np.maximum(M.antonio_gaussian(binary, 8.0), 0.0)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class _Context:
+    metrics: tuple[str, ...]
+    convention: str
+    seed: int
+    gold_sigma_px: float
+
+
+def _score(
+    ctx: _Context,
+    smap: np.ndarray,
+    log_density: Any,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    shape: tuple[int, int],
+    gold: Any,
+    other: tuple[np.ndarray, np.ndarray],
+    baseline: Any,
+) -> dict[str, np.ndarray]:
+    """Values of each metric for one prediction: per fixation (array) or one per image (1-element)."""
+    conv, out = ctx.convention, {}
+    per_fix = conv == "tuebingen"
+    for name in ctx.metrics:
+        if name == "auc":
+            v = M.auc(smap, xs, ys, convention=conv, shape=shape, per_fixation=True)
+        elif name == "sauc":
+            v = M.shuffled_auc(smap, xs, ys, other[0], other[1], convention=conv, shape=shape, per_fixation=per_fix, seed=ctx.seed)
+        elif name == "auc_judd":
+            v = M.auc_judd(smap, xs, ys, convention=conv, shape=shape)
+        elif name == "auc_borji":
+            v = M.auc_borji(smap, xs, ys, convention=conv, shape=shape, seed=ctx.seed)
+        elif name == "nss":
+            v = M.nss(smap, xs, ys, convention=conv, shape=shape, per_fixation=True)
+        elif name == "ig":
+            if conv == "mit":
+                v = M.information_gain(smap, baseline()[0], xs, ys, convention=conv, shape=shape, per_fixation=True)
+            else:
+                v = M.information_gain(log_density(), baseline()[1], xs, ys, convention=conv, shape=shape, per_fixation=True)
+        elif name == "cc":
+            v = M.cc(smap, gold(), convention=conv)
+        elif name == "kld":
+            v = M.kld(smap, gold(), convention=conv)
+        elif name == "sim":
+            v = M.sim(smap, gold(), convention=conv)
+        elif name == "emd":
+            v = M.emd(smap, gold(), convention=conv, downsize=EMD_DOWNSIZE)
+        else:  # pragma: no cover - checked in evaluate()
+            raise MetricError(f"unknown metric {name!r}")
+        out[name] = np.atleast_1d(np.asarray(v, dtype=np.float64))
+    return out
+
+
+def _lazy(fn):
+    cache: list = []
+
+    def get():
+        if not cache:
+            cache.append(fn())
+        return cache[0]
+
+    return get
+
+
+@dataclass
+class EvaluationResult:
+    """Per-image scores of several models and their summary.
+
+    ``rows`` holds one dict per (model, image): ``model``, ``image_index``,
+    ``image_id``, ``n_fixations`` and one column per metric (the image's mean).
+    ``average="fixation"`` pools fixation metrics over all fixations of the
+    split; ``"image"`` averages per-image means. Map metrics (CC, KLD, SIM,
+    EMD, AUC-Judd, AUC-Borji, MIT sAUC) are always per-image means.
+    """
+
+    dataset: str
+    split: str | None
+    convention: str
+    average: str
+    metrics: list[str]
+    models: list[str]
+    rows: list[dict] = field(default_factory=list)
+    n_images: int = 0
+    skipped_images: list[str] = field(default_factory=list)
+    _sums: dict = field(default_factory=dict, repr=False)
+
+    def _add(self, model: str, index: int, image_id: str, n_fix: int, values: dict[str, np.ndarray]) -> None:
+        row: dict[str, Any] = {"model": model, "image_index": index, "image_id": image_id, "n_fixations": n_fix}
+        for name, v in values.items():
+            row[name] = float(v.mean())
+            s = self._sums.setdefault((model, name), [0.0, 0])
+            s[0] += float(v.sum())
+            s[1] += int(v.size)
+        self.rows.append(row)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """``{model: {metric: value}}`` averaged as ``self.average`` says."""
+        out: dict[str, dict[str, float]] = {}
+        for model in self.models:
+            rows = [r for r in self.rows if r["model"] == model]
+            out[model] = {}
+            for name in self.metrics:
+                if not rows:
+                    out[model][name] = float("nan")
+                elif self.average == "fixation" and name in FIXATION_METRICS and self.convention == "tuebingen":
+                    total, count = self._sums[(model, name)]
+                    out[model][name] = total / count
+                else:
+                    out[model][name] = float(np.mean([r[name] for r in rows]))
+        return out
+
+    def summary_markdown(self) -> str:
+        """The summary as a GitHub markdown table (models × metrics)."""
+        summ = self.summary()
+        head = "| model | " + " | ".join(_label(m) for m in self.metrics) + " |"
+        sep = "|---|" + "---:|" * len(self.metrics)
+        body = ["| " + model + " | " + " | ".join(f"{summ[model][m]:.4f}" for m in self.metrics) + " |" for model in self.models]
+        note = (
+            f"\n\n{self.dataset}{'/' + self.split if self.split else ''}: {self.n_images} images scored"
+            f" ({len(self.skipped_images)} without fixations skipped), convention '{self.convention}', "
+            f"averaged per {self.average}. ↓ = lower is better."
+        )
+        return "\n".join([head, sep, *body]) + note + "\n"
+
+    def rich_table(self) -> Any:
+        """The summary as a :class:`rich.table.Table` (best value per column in bold)."""
+        from rich.table import Table
+
+        summ = self.summary()
+        table = Table(title=f"{self.dataset}{'/' + self.split if self.split else ''} — {self.convention}, per {self.average}")
+        table.add_column("model")
+        for m in self.metrics:
+            table.add_column(_label(m), justify="right")
+        best = {}
+        for m in self.metrics:
+            vals = [summ[k][m] for k in self.models if np.isfinite(summ[k][m])]
+            if vals:
+                best[m] = min(vals) if m in LOWER_IS_BETTER else max(vals)
+        for model in self.models:
+            cells = []
+            for m in self.metrics:
+                v = summ[model][m]
+                text = f"{v:.4f}"
+                cells.append(f"[bold]{text}[/bold]" if best.get(m) == v else text)
+            table.add_row(model, *cells)
+        return table
+
+    def to_json(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "convention": self.convention,
+            "average": self.average,
+            "metrics": self.metrics,
+            "models": self.models,
+            "n_images": self.n_images,
+            "skipped_images": self.skipped_images,
+            "summary": self.summary(),
+        }
+
+    def write(self, out_dir: str | os.PathLike) -> dict[str, Path]:
+        """Write ``per_image.csv``, ``summary.json`` and ``summary.md`` atomically into ``out_dir``."""
+        from salscope import io
+
+        out = Path(out_dir)
+        cols = ["model", "image_index", "image_id", "n_fixations", *self.metrics]
+        return {
+            "per_image": io.write_csv(out / "per_image.csv", self.rows, fieldnames=cols),
+            "summary_json": io.write_json(out / "summary.json", self.to_json()),
+            "summary_md": io.write_text(out / "summary.md", self.summary_markdown()),
+        }
+
+
+def _label(metric: str) -> str:
+    names = {"auc": "AUC", "sauc": "sAUC", "auc_judd": "AUC-Judd", "auc_borji": "AUC-Borji", "nss": "NSS", "cc": "CC",
+             "kld": "KLD ↓", "sim": "SIM", "ig": "IG (bits)", "emd": "EMD ↓"}
+    return names.get(metric, metric)
+
+
+def _other_fixations(dataset: Any, index: int, shape: tuple[int, int], sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = dataset.fixations
+    sel = f.n != index
+    n = f.n[sel]
+    xs = (f.x[sel] + 0.5) * shape[1] / sizes[n, 1] - 0.5
+    ys = (f.y[sel] + 0.5) * shape[0] / sizes[n, 0] - 0.5
+    return xs, ys
+
+
+def evaluate(
+    models: Sequence[Any],
+    dataset: Any,
+    *,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    convention: str = "tuebingen",
+    average: str = "fixation",
+    baseline: Any = "center_bias",
+    max_images: int | None = None,
+    skip_empty: bool = True,
+    gold_sigma_deg: float = 1.0,
+    seed: int = 0,
+) -> EvaluationResult:
+    """Score models on every image of ``dataset`` with the chosen metrics and convention.
+
+    Parameters
+    ----------
+    models : sequence
+        Specs for :func:`resolve_model` (names, checkpoints, map folders,
+        ``"inter_observer"``, model objects).
+    dataset : salscope.data.Dataset
+        Typically ``load_dataset("osie").split("test")``; ``meta["ppd"]`` sets the
+        gold-map blur.
+    metrics : sequence of str
+        Names from :data:`METRICS`.
+    average : {"fixation", "image"}
+        How fixation metrics are averaged in the summary.
+    baseline : spec
+        Model against which information gain is measured.
+    max_images : int, optional
+        Score only the first ``max_images`` images.
+    skip_empty : bool
+        Images without fixations are skipped and listed in
+        ``result.skipped_images`` (True) or raise :class:`MetricError` (False).
+    seed : int
+        Seed of the random splits of the MIT AUC-Borji / shuffled AUC.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    M._common.check_convention(convention)
+    metrics = tuple(metrics)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise MetricError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}")
+    if average not in ("fixation", "image"):
+        raise MetricError(f"average={average!r} is unknown; use 'fixation' or 'image'")
+    if not models:
+        raise ModelError("no model given; name at least one (e.g. center_bias, inter_observer, a map folder)")
+    sources = [resolve_model(m) for m in models]
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ModelError(f"two models share a name ({', '.join(names)}); give map folders distinct names")
+    base_src = resolve_model(baseline) if "ig" in metrics else None
+    ppd = dataset.meta.get("ppd")
+    if convention == "tuebingen" and any(m in metrics for m in ("cc", "kld", "sim", "emd")) or INTER_OBSERVER in names:
+        if not ppd:
+            raise AnalysisError(f"data set '{dataset.name}' has no meta['ppd']; the gold maps need pixels per degree")
+    ctx = _Context(metrics, convention, seed, float(gold_sigma_deg) * float(ppd or 0))
+
+    n_images = len(dataset) if max_images is None else min(int(max_images), len(dataset))
+    result = EvaluationResult(
+        dataset=dataset.name,
+        split=(dataset.meta.get("split") or {}).get("name"),
+        convention=convention,
+        average=average,
+        metrics=list(metrics),
+        models=names,
+    )
+    sizes = np.asarray(dataset.stimuli.sizes, dtype=np.int64).reshape(-1, 2)
+    need_image = any(s.needs_image for s in sources) or (base_src is not None and base_src.needs_image)
+    fix = dataset.fixations
+    for i in track(range(n_images), f"evaluating {', '.join(names)}"):
+        sel = fix.n == i
+        image_id = dataset.ids[i]
+        if not sel.any():
+            if not skip_empty:
+                raise MetricError(f"image '{image_id}' (index {i}) has no fixations; pass skip_empty=True to skip such images")
+            result.skipped_images.append(image_id)
+            continue
+        shape = (int(sizes[i, 0]), int(sizes[i, 1]))
+        xs, ys = fix.x[sel], fix.y[sel]
+        rows, cols = M._common.fixation_pixels(xs, ys, shape, argument=f"fixations of image '{image_id}'")
+        image = dataset.stimuli[i] if need_image else None
+        gold_fn = _lazy(lambda r=rows, c=cols: _gold(ctx, r, c, shape))
+        other = _other_fixations(dataset, i, shape, sizes) if "sauc" in metrics else (None, None)
+        baseline_fn = _lazy(lambda: _baseline(base_src, dataset, i, image))
+        for src in sources:
+            if isinstance(src, InterObserver):
+                values = _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn)
+                if values is None:
+                    continue
+            else:
+                smap, logd = src.predict(dataset, i, image)
+                values = _score(ctx, smap, logd, xs, ys, shape, gold_fn, other, baseline_fn)
+            result._add(src.name, i, image_id, int(sel.sum()), values)
+        result.n_images += 1
+    return result
+
+
+def _gold(ctx: _Context, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if ctx.convention == "mit":
+        return _mit_gold(rows, cols, shape)
+    return gaussian_density(rows, cols, shape, ctx.gold_sigma_px)
+
+
+def _baseline(src: Any, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    smap, logd = src.predict(dataset, index, image)
+    return smap, logd()
+
+
+def _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn) -> dict[str, np.ndarray] | None:
+    sub = fix[sel]
+    subjects = src.subjects(sub)
+    rows, cols = sub.row, sub.col
+    pooled: dict[str, list] = {}
+    n_pix = shape[0] * shape[1]
+    for s in subjects:
+        held = sub.subject == s
+        if held.all() or not held.any():
+            continue  # a lone subject has no others to predict from
+        dens = gaussian_density(rows[~held], cols[~held], shape, ctx.gold_sigma_px)
+        dens = (1 - _UNIFORM_MIX) * dens + _UNIFORM_MIX / n_pix
+        gold = _lazy(lambda h=held: _gold(ctx, rows[h], cols[h], shape))
+        values = _score(ctx, dens, lambda d=dens: np.log(d), sub.x[held], sub.y[held], shape, gold, other, baseline_fn)
+        for name, v in values.items():
+            pooled.setdefault(name, []).append(v)
+    if not pooled:
+        return None
+    out = {}
+    for name, parts in pooled.items():
+        if name in FIXATION_METRICS and ctx.convention == "tuebingen":
+            out[name] = np.concatenate(parts)
+        else:
+            out[name] = np.array([np.mean([p.mean() for p in parts])])
+    return out
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def write_examples(
+    result: EvaluationResult,
+    models: Sequence[Any],
+    dataset: Any,
+    out_dir: str | os.PathLike,
+    k: int = 3,
+    metric: str | None = None,
+) -> list[Path]:
+    """Save, per model, a figure of its ``k`` best and ``k`` worst images by ``metric``.
+
+    Each panel shows the image, the model's map as an overlay and the
+    fixations; the title gives the image id and the score. ``metric`` defaults
+    to NSS when scored, else the first metric.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from salscope import io
+
+    metric = metric or ("nss" if "nss" in result.metrics else result.metrics[0])
+    if metric not in result.metrics:
+        raise MetricError(f"examples: metric {metric!r} was not scored; choose one of {', '.join(result.metrics)}")
+    paths = []
+    sources = [resolve_model(m) for m in models]
+    for src in sources:
+        rows = [r for r in result.rows if r["model"] == src.name and np.isfinite(r[metric])]
+        if not rows:
+            continue
+        rows.sort(key=lambda r: r[metric], reverse=metric not in LOWER_IS_BETTER)
+        kk = min(int(k), math.ceil(len(rows) / 2))
+        picks = [("best", r) for r in rows[:kk]] + [("worst", r) for r in rows[::-1][:kk]]
+        fig, axes = plt.subplots(2, kk, figsize=(3.2 * kk, 5.0), squeeze=False)
+        for ax, (tag, row) in zip(axes.ravel(), picks):
+            i = row["image_index"]
+            image = dataset.stimuli[i]
+            if isinstance(src, InterObserver):
+                f = dataset.fixations.for_image(i)
+                smap = gaussian_density(f.row, f.col, image.shape[:2], float(dataset.meta.get("ppd") or image.shape[1] / 32))
+            else:
+                smap = src.predict(dataset, i, image)[0]
+            ax.imshow(image)
+            ax.imshow(smap, cmap="jet", alpha=0.45, extent=(-0.5, image.shape[1] - 0.5, image.shape[0] - 0.5, -0.5))
+            f = dataset.fixations.for_image(i)
+            ax.scatter(f.x, f.y, s=4, c="white", edgecolors="black", linewidths=0.3)
+            ax.set_title(f"{tag}: {row['image_id']} {_label(metric)}={row[metric]:.2f}", fontsize=8)
+            ax.axis("off")
+        fig.suptitle(f"{src.name}: best and worst images by {_label(metric)}", fontsize=10)
+        fig.tight_layout()
+        paths.append(io.save_figure(fig, Path(out_dir) / f"examples_{src.name}.png", dpi=100))
+        plt.close(fig)
+    return paths
