@@ -168,3 +168,30 @@ def test_cli_compare_on_osie(data_root, tmp_path):
     np.testing.assert_allclose(data["diagonal"]["a|b"], 1.0, atol=1e-9)
     assert data["weight_change"]["b"] == [0.0, 0.0]
     assert (out / "fig_cka_a__b.png").is_file()
+
+
+def test_category_shift_attached(result, tmp_path):
+    from salscope.analysis.compare import add_category_shift
+    from salscope.analysis.neurons import LayerNeurons, NeuronResults
+
+    regions = [{"image_id": f"i{r}", "instance": 1, "category": c, "n_fixations": 3}
+               for r, c in enumerate(["person head", "text", "person head", "text"])]
+    base = np.array([[2.0, 0.1, 1.0], [0.2, 2.0, 0.3], [2.0, 0.1, 1.0], [0.2, 2.0, 0.3]])
+    fires = np.ones(3, bool)
+
+    def res(scores, name):
+        ln = LayerNeurons("conv5_3", scores, fires, np.zeros(3), np.ones(3), None)
+        return NeuronResults(name, ["person head", "text"], regions, {"conv5_3": ln}, {"top_k": 2, "threshold": 1.5})
+
+    sal = base.copy()
+    sal[:, 1] = [2.5, 0.1, 2.5, 0.1]  # channel 1: text -> person head
+    comp = copy.copy(result)
+    add_category_shift(comp, [res(base, "pre"), res(sal, "sal"), res(base, "scene")])
+    best = {(r["model"], r["layer"]): r["changed"] for r in comp.category_shift["best_category_changed"]}
+    assert best == {("sal", "conv5_3"): 1, ("scene", "conv5_3"): 0}
+    counts = {(r["model"], r["category"]): r["count_change"] for r in comp.category_shift["categories"]}
+    assert counts[("sal", "person head")] == 1 and counts[("sal", "text")] == -1 and counts[("scene", "text")] == 0
+    write_comparison(comp, tmp_path, figures=False)
+    assert (tmp_path / "best_category_changed.csv").read_text().splitlines()[1].startswith("sal,conv5_3,3,3,1")
+    with pytest.raises(AnalysisError, match="one per model"):
+        add_category_shift(comp, [res(base, "pre")])

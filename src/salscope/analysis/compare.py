@@ -445,6 +445,29 @@ def _batch_bootstrap(acc: MinibatchCKA, pairs: Sequence[tuple[str, str]], n_boot
     return out
 
 
+def add_category_shift(comp: Comparison, neurons: Sequence[Any]) -> Comparison:
+    """Attach the neuron analysis' category shift (one result per model, in ``comp.models`` order).
+
+    ``neurons``: :class:`salscope.analysis.neurons.NeuronResults` or folders
+    written by ``salscope dissect`` / ``NeuronResults.save``. Runs
+    :func:`salscope.analysis.neurons.compare_neurons` against the first model
+    and stores, per model and layer, the channels whose best category changed
+    and, per category, the change in the number of channels above T.
+    """
+    from salscope.analysis.neurons import NeuronResults, compare_neurons  # noqa: PLC0415
+
+    if len(neurons) != len(comp.models):
+        raise AnalysisError(f"{len(neurons)} neuron results for {len(comp.models)} models; give one per model, in order")
+    loaded = [n if isinstance(n, NeuronResults) else NeuronResults.load(n) for n in neurons]
+    cmp = compare_neurons(dict(zip(comp.models, loaded)), reference=0)
+    comp.category_shift = {
+        "reference": cmp.reference,
+        "best_category_changed": cmp.best_rows,
+        "categories": cmp.category_rows,
+    }
+    return comp
+
+
 # -- outputs --------------------------------------------------------------------------------------
 def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> dict[str, Path]:
     """Write ``comparison.json``, ``cka_<a>__<b>.csv``, ``layer_change.csv``, ``verdict.csv`` and figures.
@@ -480,6 +503,9 @@ def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool
                     r[k] = v
             flat.append(r)
         paths["verdict"] = write_csv(out / "verdict.csv", flat)
+    if comp.category_shift:
+        paths["category_shift"] = write_csv(out / "category_shift.csv", comp.category_shift["categories"])
+        paths["best_category_changed"] = write_csv(out / "best_category_changed.csv", comp.category_shift["best_category_changed"])
     if figures:
         paths.update(_figures(comp, out))
     return paths

@@ -34,11 +34,12 @@ def compare(
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the data split."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default cpu)."),
+    neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --models order: adds the category shift."),
 ) -> None:
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
     import numpy as np
 
-    from salscope.analysis.compare import compare_models, write_comparison
+    from salscope.analysis.compare import add_category_shift, compare_models, write_comparison
     from salscope.data.datasets import load_dataset
 
     specs = _split_list(models) or []
@@ -64,6 +65,8 @@ def compare(
     result = compare_models(dict(zip(names, specs)), stimuli, _split_list(layers), reduce=reduce, debiased=not biased,
                             size=hw, batch_size=batch_size, roles=_split_list(roles), n_boot=n_boot, seed=seed,
                             device=device)
+    if neurons:
+        add_category_shift(result, _split_list(neurons) or [])
     paths = write_comparison(result, out)
     ref = result.models[0]
     for label in result.models[1:]:
