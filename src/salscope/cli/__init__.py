@@ -19,6 +19,7 @@ from salscope.errors import SalscopeError
 # Sub-command modules, in the order they appear in --help.
 _SUBCOMMANDS: list[str] = [
     "data",
+    "evaluate",
     "popout",
     "train",
     "predict",

@@ -1,0 +1,46 @@
+"""``salscope evaluate`` on a few OSIE images through salscope.cli.main."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from salscope.cli import main
+
+
+def test_evaluate_cli_writes_tables_and_examples(data_root, tmp_path, capsys):
+    out = tmp_path / "eval"
+    rc = main([
+        "evaluate", "center_bias", "inter_observer", "--dataset", "osie", "--split", "test",
+        "--metrics", "auc,nss,cc", "--max-images", "2", "--examples", "1", "--out", str(out),
+        "--data-dir", str(data_root),
+    ])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "center_bias" in printed and "inter_observer" in printed
+    with open(out / "per_image.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["model"] for r in rows] == ["center_bias", "inter_observer"] * 2
+    assert {r["image_id"] for r in rows} == {"1002", "1012"}  # first two test images of OSIE (split seed 0)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["split"] == "test" and summary["n_images"] == 2 and summary["convention"] == "tuebingen"
+    cb, io = summary["summary"]["center_bias"], summary["summary"]["inter_observer"]
+    assert 0.5 < cb["auc"] < io["auc"] < 1.0 and cb["nss"] < io["nss"]
+    nss_rows = np.mean([float(r["nss"]) for r in rows if r["model"] == "center_bias"])
+    assert cb["nss"] == pytest.approx(nss_rows, abs=0.2)  # pooled vs per-image mean: close, not equal
+    assert (out / "summary.md").read_text().startswith("| model | AUC | NSS | CC |")
+    assert (out / "examples_center_bias.png").stat().st_size > 1000
+
+
+def test_evaluate_cli_reports_bad_input_as_one_line(data_root, tmp_path, capsys):
+    rc = main(["evaluate", "center_bias", "--metrics", "nss,bogus", "--max-images", "1",
+               "--out", str(tmp_path), "--data-dir", str(data_root)])
+    assert rc == 2
+    assert "unknown metric(s) bogus" in capsys.readouterr().err
+    rc = main(["evaluate", str(tmp_path / "no_maps_here"), "--max-images", "1", "--out", str(tmp_path),
+               "--data-dir", str(data_root)])
+    assert rc == 2
+    assert "unknown model" in capsys.readouterr().err
