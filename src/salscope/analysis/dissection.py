@@ -98,11 +98,22 @@ class DissectionAccumulator:
         self.channels = self.raw.channels
         return self
 
-    def result(self, quantile: float = DEFAULT_QUANTILE) -> "DissectionResult":
-        """IoU per (channel, category) at the top-``quantile`` threshold of each channel."""
+    def result(self, quantile: float = DEFAULT_QUANTILE, threshold: np.ndarray | None = None) -> "DissectionResult":
+        """IoU per (channel, category) at the top-``quantile`` threshold of each channel.
+
+        ``threshold`` ``(C,)`` overrides the per-channel thresholds (e.g. to score a
+        fine-tuned model at the reference model's thresholds). At a bin edge
+        (:meth:`RunningHistogram.edges`) the counts are exact; between edges they
+        are interpolated linearly.
+        """
         if not 0 < quantile < 1:
             raise AnalysisError(f"quantile={quantile}: give the top fraction, e.g. 0.005 for the top 0.5 %")
-        threshold = self.raw.quantile(1.0 - quantile)
+        if threshold is None:
+            threshold = self.raw.quantile(1.0 - quantile)
+        else:
+            threshold = torch.as_tensor(np.asarray(threshold, dtype=np.float64)).reshape(-1)
+            if threshold.numel() != self.channels:
+                raise AnalysisError(f"threshold: {threshold.numel()} values for {self.channels} channels")
         above = self.up.count_above(threshold)  # (C, 1 + K)
         area_act = above[:, 0:1]
         inter = above[:, 1:]
@@ -134,14 +145,19 @@ class DissectionResult:
 
 
 def dissect_literal(features: Sequence[torch.Tensor], category_masks: Sequence[np.ndarray],
-                    mask_size: tuple[int, int], quantile: float = DEFAULT_QUANTILE) -> DissectionResult:
+                    mask_size: tuple[int, int], quantile: float = DEFAULT_QUANTILE,
+                    threshold: np.ndarray | None = None) -> DissectionResult:
     """Reference two-pass Network Dissection with every map in memory (tests, small sets).
 
     ``features``: per image ``(C, h, w)``; ``category_masks``: per image ``(K, mh, mw)``.
-    The threshold is the exact ``1 - quantile`` quantile (``torch.quantile``, linear).
+    The threshold is the exact ``1 - quantile`` quantile (``torch.quantile``, linear)
+    unless ``threshold`` ``(C,)`` is given.
     """
     raw = torch.cat([f.reshape(f.shape[0], -1).double() for f in features], 1)
-    thr = torch.quantile(raw, 1.0 - quantile, dim=1)
+    if threshold is None:
+        thr = torch.quantile(raw, 1.0 - quantile, dim=1)
+    else:
+        thr = torch.as_tensor(np.asarray(threshold, dtype=np.float64))
     inter = 0
     union = 0
     area = 0

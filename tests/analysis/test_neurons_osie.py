@@ -1,0 +1,55 @@
+"""Neuron analysis on six annotated OSIE images with EfficientNet-Lite0 at a small input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from salscope.analysis.neurons import analyse_neurons
+
+LAYERS = ["block5", "block11", "block15"]
+KW = dict(input_size=(96, 128), mask_size=(48, 64), max_images=6)
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from salscope.models.backbones import get_backbone
+
+    return get_backbone("efficientnet_lite0", weights="imagenet")
+
+
+@pytest.fixture(scope="module")
+def by_batch(osie, osie_regions, encoder):
+    return {b: analyse_neurons(encoder, osie, osie_regions, LAYERS, batch_size=b, **KW) for b in (1, 4)}
+
+
+def test_stable_across_batch_sizes(by_batch):
+    a, b = by_batch[1], by_batch[4]
+    assert a.regions == b.regions
+    for layer in LAYERS:
+        la, lb = a.layer(layer), b.layer(layer)
+        np.testing.assert_array_equal(la.fires, lb.fires)
+        np.testing.assert_allclose(la.region_scores, lb.region_scores, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(la.dissection.iou, lb.dissection.iou, atol=2e-3)
+        ca, cb = a.category_scores(layer), b.category_scores(layer)
+        np.testing.assert_array_equal(ca.count, cb.count)
+        np.testing.assert_allclose(ca.top_k_mean, cb.top_k_mean, rtol=1e-4)
+
+
+def test_regions_and_fixations_match_the_annotations(by_batch, osie, osie_regions, data_root):
+    res = by_batch[4]
+    ids = [i for i in osie.ids if i in osie_regions][:6]
+    assert sorted({r["image_id"] for r in res.regions}) == sorted(ids)
+    listed = json.loads((data_root / "osie-regions" / "regions.json").read_text())
+    assert len(res.regions) == sum(len(listed[i]) for i in ids)
+    # strict containment counts no more fixations than the annotators' 8-px tolerance did
+    by_key = {(i, r["instance"]): r["n_fixations"] for i in ids for r in listed[i]}
+    for r in res.regions:
+        assert 0 <= r["n_fixations"] <= by_key[(r["image_id"], r["instance"])]
+    scored = np.isfinite(res.layer("block15").region_scores).any(1)
+    assert scored.sum() >= 0.8 * len(res.regions)
+    # per region, the best channel scores well above the image mean (z > 1)
+    best = np.nanmax(res.layer("block15").region_scores[scored], axis=1)
+    assert np.median(best) > 1.0
