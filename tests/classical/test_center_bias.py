@@ -46,7 +46,7 @@ def test_fit_recovers_sigma_of_synthetic_fixations():
 
     entropy = sum((truncnorm(-0.5 / s, 0.5 / s).entropy() + np.log(s * length)) / np.log(2)
                   for s, length in ((0.15, W), (0.22, H)))
-    assert cv["mean_heldout_ig_bits"] == pytest.approx(np.log2(W * H) - entropy, abs=0.03)  # 0.96
+    assert cv["mean_heldout_ig_bits"] == pytest.approx(np.log2(W * H) - entropy, abs=0.03)  # measured 0.974 vs 0.971
 
 
 def test_fit_mean_recovers_an_offset_centre():

@@ -98,13 +98,20 @@ def is_flat(a: np.ndarray) -> bool:
     return not (hi - lo > 1e-12 * max(1.0, abs(hi), abs(lo)))
 
 
-def mat2gray(a: np.ndarray) -> np.ndarray:
-    """Scale to [0, 1] by min and max (MATLAB ``mat2gray``); a flat map gives zeros, never NaN."""
+def mat2gray(a: np.ndarray, out: bool = False) -> np.ndarray:
+    """Scale to [0, 1] by min and max (MATLAB ``mat2gray``); a flat map gives zeros, never NaN.
+
+    ``out=True`` rescales a float64 array in place (large output maps).
+    """
     a = np.asarray(a, dtype=np.float64)
+    res = a if out else a.copy()
     if is_flat(a):
-        return np.zeros_like(a)
+        res[...] = 0.0
+        return res
     lo, hi = float(a.min()), float(a.max())
-    return (a - lo) / (hi - lo)
+    res -= lo
+    res /= hi - lo
+    return res
 
 
 # ---------------------------------------------------------------------------------------------

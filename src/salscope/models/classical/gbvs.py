@@ -127,11 +127,14 @@ class GraphSaliency(SaliencyModel):
         grey = raw.ndim == 2 or (raw.ndim == 3 and raw.shape[2] == 1)
         rgb = as_rgb_image(image)
         h, w = rgb.shape[:2]
-        img = rgb.astype(np.float64) / 255.0
         wh, ww = self.working_size(h, w)
-        if (wh, ww) != (h, w):
-            interp = cv2.INTER_AREA if wh * ww < h * w else cv2.INTER_CUBIC
-            img = np.clip(cv2.resize(img, (ww, wh), interpolation=interp), 0.0, 1.0)
+        if wh * ww < h * w:
+            # shrink the uint8 image first so memory stays bounded (area averaging, rounded to uint8)
+            img = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA).astype(np.float64) / 255.0
+        else:
+            img = rgb.astype(np.float64) / 255.0
+            if (wh, ww) != (h, w):
+                img = np.clip(cv2.resize(img, (ww, wh), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
         return img, grey, (h, w)
 
     def _max_level(self) -> int:
@@ -250,7 +253,7 @@ class GraphSaliency(SaliencyModel):
         """Saliency map at the image's size (``out.master_map_resized``): bicubic upsampling, min–max scaled."""
         img, grey, (h, w) = self._prepare(image)
         native = self._native_from_working(img, grey)
-        return F.mat2gray(F.imresize(native, (h, w)))
+        return F.mat2gray(F.imresize(native, (h, w)), out=True)
 
 
 def _safe_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
