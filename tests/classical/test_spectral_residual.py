@@ -40,9 +40,9 @@ def test_matches_matlab_getsr(image_id, matlab_maps, osie_images):
     ours = area_150x200(smap)
     ref = matlab_maps[f"spectral_residual_{image_id}"].astype(np.float64)
     r = np.corrcoef(ours.ravel(), ref.ravel())[0, 1]
-    # Measured: r = 1.00000 and max |difference| < 1e-5 on all four images (float32 reference).
-    assert r > 0.9999
-    assert np.abs(ours - ref).max() < 1e-4
+    # Measured: r = 1.0000000, max |difference| 1.1e-7 over the four images (float32 reference).
+    assert r > 0.999999
+    assert np.abs(ours - ref).max() < 1e-6
 
 
 def test_imresize_matches_matlab_conventions():

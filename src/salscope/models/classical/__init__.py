@@ -14,6 +14,8 @@ _MODULES: list[str] = [
     "spectral_residual",
     "signature",
     "bms",
+    "aim",
+    "sun",
 ]
 
 for _module in _MODULES:
