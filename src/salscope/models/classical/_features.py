@@ -120,27 +120,32 @@ def mat2gray(a: np.ndarray, out: bool = False) -> np.ndarray:
 _TAPS = np.array([1.0, 5.0, 10.0, 10.0, 5.0, 1.0])
 
 
-@lru_cache(maxsize=256)
-def _decimation_matrix(n: int) -> np.ndarray:
-    """``(n//2) × n`` matrix of the [1 5 10 10 5 1]/32 low-pass-and-decimate of ``mySubsample``.
+def _decimate(a: np.ndarray, axis: int) -> np.ndarray:
+    """Low-pass with [1 5 10 10 5 1]/32 and keep every other sample along ``axis`` (``lowPass6*Dec*``).
 
     Output ``k`` weighs inputs ``2k-2 .. 2k+3``; taps falling outside the signal
     are dropped and the rest renormalised (the /26 and /31 edge kernels of the
     original). Length 3 uses [1 2 1]/4, length 2 uses [1 1]/2, as the original.
+    Arithmetic in float64, result stored as float32 like the mex file.
     """
-    m = max(n // 2, 1)
-    mat = np.zeros((m, n))
+    x = np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1)
+    n = x.shape[-1]
     if n == 2:
-        mat[0] = [0.5, 0.5]
+        out = 0.5 * (x[..., 0:1] + x[..., 1:2])
     elif n == 3:
-        mat[0] = [0.25, 0.5, 0.25]
+        out = 0.25 * x[..., 0:1] + 0.5 * x[..., 1:2] + 0.25 * x[..., 2:3]
     else:
-        for k in range(m):
-            idx = np.arange(2 * k - 2, 2 * k + 4)
-            ok = (idx >= 0) & (idx < n)
-            mat[k, idx[ok]] = _TAPS[ok] / _TAPS[ok].sum()
-    mat.setflags(write=False)
-    return mat
+        m = n // 2
+        right = max(0, 2 * m + 4 - (n + 2))
+        xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(2, right)])
+        valid = np.pad(np.ones(n), (2, right))
+        out = np.zeros(x.shape[:-1] + (m,))
+        norm = np.zeros(m)
+        for j, tap in enumerate(_TAPS):
+            out += tap * xp[..., j:j + 2 * m:2]
+            norm += tap * valid[j:j + 2 * m:2]
+        out /= norm
+    return np.moveaxis(out.astype(np.float32), -1, axis)
 
 
 def subsample(a: np.ndarray) -> np.ndarray:
@@ -153,10 +158,8 @@ def subsample(a: np.ndarray) -> np.ndarray:
     if h <= 10 or w <= 10:
         return np.array(a, dtype=np.float64)
     # float32 storage between passes, float64 arithmetic within (as the mex file's C promotions)
-    a32 = np.asarray(a, dtype=np.float32).astype(np.float64)
-    dx = (a32 @ _decimation_matrix(w).T).astype(np.float32).astype(np.float64)
-    dxy = (_decimation_matrix(h) @ dx).astype(np.float32)
-    return dxy.astype(np.float64)
+    a32 = np.asarray(a, dtype=np.float32)
+    return _decimate(_decimate(a32, axis=1), axis=0).astype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
