@@ -27,12 +27,12 @@ def images(data_root):
 
 @pytest.mark.parametrize("image_id", IDS)
 def test_native_map_matches_matlab(reference, images, image_id):
-    """out.master_map of gbvs(img) under Octave: measured r >= 0.99999, max |diff| 0.011 (of 1)."""
+    """out.master_map of gbvs(img) under Octave: measured r 0.999991-0.999996, max |diff| 0.0046-0.011 (of 1)."""
     ours = GBVS().native_map(images[image_id])
     ref = reference[f"gbvs_{image_id}"]
     assert ours.shape == ref.shape == (24, 32)
-    assert np.corrcoef(ours.ravel(), ref.ravel())[0, 1] >= 0.9999
-    assert np.abs(ours - ref).max() <= 0.02
+    assert np.corrcoef(ours.ravel(), ref.ravel())[0, 1] >= 0.99998
+    assert np.abs(ours - ref).max() <= 0.015
 
 
 def test_saliency_map_is_resized_native_map(images):

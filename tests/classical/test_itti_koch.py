@@ -26,12 +26,12 @@ def images(data_root):
 
 @pytest.mark.parametrize("image_id", IDS)
 def test_native_map_matches_matlab(reference, images, image_id):
-    """out.master_map of ittikochmap(img) under Octave: measured r > 0.999999, max |diff| < 1e-4."""
+    """out.master_map of ittikochmap(img) under Octave: measured r > 0.9999999, max |diff| 2.2e-7 - 5.6e-7."""
     ours = IttiKoch().native_map(images[image_id])
     ref = reference[f"ittikoch_{image_id}"]
     assert ours.shape == ref.shape == (75, 100)
-    assert np.corrcoef(ours.ravel(), ref.ravel())[0, 1] >= 0.99999
-    assert np.abs(ours - ref).max() <= 1e-3
+    assert np.corrcoef(ours.ravel(), ref.ravel())[0, 1] >= 0.9999999
+    assert np.abs(ours - ref).max() <= 5e-6
 
 
 def test_defaults_and_registry():
