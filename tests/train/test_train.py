@@ -100,3 +100,21 @@ def test_paper_preset():
     assert (cfg.decoder, cfg.loss) == ("paper", "nss")
     with pytest.raises(ConfigError, match="valid presets: paper"):
         TrainConfig.from_preset("deepgaze")
+
+
+def test_train_cli_runs_and_reports_bad_options(tmp_path, data_root):
+    from salscope.cli import main
+
+    out = tmp_path / "cli"
+    args = ["train", "--weights", "none", "--input-size", "64x48", "--epochs", "1", "--batch-size", "2",
+            "--max-images", "2", "--data-dir", str(data_root), "--out", str(out), "--threads", "1", "--no-progress"]
+    assert main(args) == 0
+    result = __import__("json").loads((out / "result.json").read_text())
+    assert result["epochs_run"] == 1 and "val_nss" in result["metrics"]
+    cfg = __import__("json").loads((out / "config.json").read_text())
+    assert cfg["weights"] is None and cfg["input_size"] == [48, 64]
+    assert main(args) == 2  # the folder holds a run and --resume was not given
+    assert main(["train", "--setup", "fixed", "--finetune-from", "block15", "--out", str(tmp_path / "x")]) == 2
+    assert main(["train", "--input-size", "big", "--out", str(tmp_path / "y")]) == 2
+    assert main(["train", "--layers", "block4,nope", "--weights", "none", "--data-dir", str(data_root),
+                 "--out", str(tmp_path / "z")]) == 2

@@ -303,6 +303,11 @@ def export_decoder(model: DeepSaliencyModel, dest: str | os.PathLike, card: Mapp
     """Save only the decoder of ``model`` (and what rebuilds the rest) as a small ``.pt`` file, atomically."""
     from salscope.io import atomic_path  # noqa: PLC0415
 
+    if model.encoder_spec.get("weights") is None:
+        raise ModelError(
+            f"cannot export the decoder alone to {dest}: the encoder has random weights (weights=None), which a "
+            "loader cannot rebuild; train with --weights imagenet (or a weights file), or keep the full checkpoint"
+        )
     payload = {
         "salscope": {
             "kind": "saliency", "setup": "fixed", "decoder_only": True,

@@ -108,8 +108,11 @@ def read_checkpoint_meta(path: Path) -> dict[str, Any]:
     return ckpt["salscope"]
 
 
-def train(config: TrainConfig) -> TrainResult:
-    """Train one model as ``config`` says; see the module docstring for files, resume and DDP."""
+def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
+    """Train one model as ``config`` says; see the module docstring for files, resume and DDP.
+
+    ``callbacks`` are extra Lightning callbacks (e.g. timers in ``bench/train_cache.py``).
+    """
     import lightning as L  # noqa: PLC0415
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar  # noqa: PLC0415
     from lightning.pytorch.loggers import CSVLogger  # noqa: PLC0415
@@ -187,7 +190,8 @@ def train(config: TrainConfig) -> TrainResult:
                               enable_version_counter=False)
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
                               enable_version_counter=False) if val_loader else None
-    callbacks: list = [last_cb] + ([best_cb] if best_cb else [])
+    extra = list(callbacks or [])
+    callbacks = [last_cb] + ([best_cb] if best_cb else []) + extra
     if config.patience is not None and val_loader is not None:
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(config.patience)))
     show = progress.enabled() if config.progress is None else bool(config.progress)
