@@ -1,0 +1,48 @@
+"""``salscope study``: the paper's whole study end to end, resumable, with an HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from salscope.errors import ConfigError
+
+
+def _split(value: Optional[str]) -> Optional[list[str]]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def study(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="Study config (TOML); keys override the preset."),
+    quick: bool = typer.Option(False, "--quick", help="Preset: CPU in minutes (efficientnet_lite0, few epochs, subsets)."),
+    paper: bool = typer.Option(False, "--paper", help="Preset: the paper's VGG-16 set-up (needs ImageNet VGG-16 weights, ideally a GPU)."),
+    out: Path = typer.Option(Path("runs/study"), "--out", "-o", help="Study folder (stages cache + report/)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default: $SALSCOPE_DATA)."),
+    only: Optional[str] = typer.Option(None, "--only", help="Run only these stages (comma-separated); others must be cached."),
+    force: Optional[str] = typer.Option(None, "--force", help="Re-run these stages even if cached (comma-separated)."),
+    show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as TOML and exit."),
+) -> None:
+    """Run the paper's study: train set-ups I/II/III, evaluate deep vs classical on natural images and pop-out
+    arrays, neuron analysis, representation comparison, then write OUT/report/index.html.
+
+    Each stage is cached under OUT/stages/<stage>-<hash of its config>; a killed run resumes at the stage it was in.
+    """
+    from salscope.study.config import dump_toml, load_config
+    from salscope.study.pipeline import run_study
+
+    if quick and paper:
+        raise ConfigError("--quick and --paper exclude each other; choose one preset")
+    preset = "quick" if quick else "paper" if paper else None
+    cfg = load_config(config, preset)
+    if show_config:
+        typer.echo(dump_toml(cfg))
+        return
+    index = run_study(cfg, out, data_dir=data_dir, only=_split(only), force=_split(force))
+    typer.echo(f"report: {index}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``study`` to the CLI."""
+    app.command("study")(study)
