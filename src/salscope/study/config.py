@@ -65,7 +65,7 @@ class EvaluateConfig:
     classical: list[str] = field(
         default_factory=lambda: ["itti_koch", "gbvs", "spectral_residual", "signature", "bms", "aim", "sun"]
     )
-    metrics: list[str] = field(default_factory=lambda: ["auc_judd", "shuffled_auc", "nss", "cc", "kld", "sim"])
+    metrics: list[str] = field(default_factory=lambda: ["auc_judd", "sauc", "nss", "cc", "kld", "sim", "ig"])
     convention: str = "tuebingen"
 
 

@@ -1,0 +1,127 @@
+"""The whole study on a tiny configuration: stages, resume after a failure, report in a browser."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import pytest
+
+from salscope.errors import DataError
+from salscope.report import verdicts as V
+from salscope.study import pipeline
+from salscope.study.config import build_config
+
+TINY = {
+    "train": {"epochs": 1, "batch_size": 4, "input_size": [64, 96], "max_train_images": 8, "max_val_images": 4,
+              "threads": 2},
+    "evaluate": {"max_images": 4, "classical": ["spectral_residual", "signature"], "metrics": ["auc_judd", "sauc", "nss", "cc"]},
+    "popout": {"preset": "quick", "max_images": 6, "classical": ["spectral_residual"]},
+    "neurons": {"max_images": 3, "input_size": [64, 96]},
+    "compare": {"max_images": 8, "bootstrap": 10},
+}
+STAGES = ["train", "evaluate", "popout", "neurons", "compare"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, data_root):
+    """Run the tiny study once with the compare stage failing, then resume it."""
+    out = tmp_path_factory.mktemp("study")
+    config = build_config(TINY)
+    real_compare = pipeline.stage_compare
+
+    def broken(ctx):
+        raise RuntimeError("killed in compare")
+
+    pipeline.stage_compare = broken
+    try:
+        with pytest.raises(RuntimeError, match="killed in compare"):
+            pipeline.run_study(config, out, data_dir=data_root, log=lambda m: None)
+    finally:
+        pipeline.stage_compare = real_compare
+    logs: list[str] = []
+    index = pipeline.run_study(config, out, data_dir=data_root, log=logs.append)
+    return {"out": out, "index": index, "logs": logs, "config": config}
+
+
+def _stage(out, name):
+    [path] = list((out / "stages").glob(f"{name}-*/stage.json"))
+    return json.loads(path.read_text())["results"]
+
+
+def test_resume_redoes_only_the_unfinished_stage(study):
+    logs = study["logs"]
+    for name in STAGES[:-1]:
+        assert f"[{name}] cached" in " ".join(logs), logs
+    assert any(line.startswith("[compare] running") for line in logs)
+    assert study["index"].is_file()
+
+
+def test_stage_numbers_are_sane(study):
+    out = study["out"]
+    train = _stage(out, "train")
+    assert set(train["setups"]) == {"fixed", "saliency", "scene"}
+    assert train["finetune_from"] == "block13"          # conv5_1-like: three layers before the decoder's input
+    evaluate = {r["model"]: r for r in _stage(out, "evaluate")["table"]}
+    assert {"set-up I", "set-up II", "builtin", "spectral_residual", "signature", "center_bias", "inter_observer"} <= set(evaluate)
+    assert evaluate["inter_observer"]["nss"] > evaluate["center_bias"]["nss"] > 0
+    assert all(0 <= r["auc_judd"] <= 1 for r in evaluate.values())
+    popout = _stage(out, "popout")
+    assert {r["kind"] for r in popout["overall"]} == {"deep", "classical"}
+    assert all(0 <= r["fraction_found"] <= 1 for r in popout["overall"])
+    neurons = _stage(out, "neurons")
+    assert neurons["layers"] == ["block13", "block14", "block15"]
+    assert {r["model"] for r in neurons["per_category"]} == {"pretrained", "saliency", "scene"}
+    compare = _stage(out, "compare")
+    assert [r["layer"] for r in compare["per_layer"]][-1] == "block15"
+    for row in compare["per_layer"]:
+        for key in ("cka_pre_saliency", "cka_pre_scene", "cka_saliency_scene"):
+            assert -0.2 <= row[key] <= 1.0 + 1e-9
+        assert math.isfinite(row["delta"]) and row["delta_ci"][0] <= row["delta"] + 1e-9 <= row["delta_ci"][1] + 2e-9
+    # set-up II changed the fine-tuned layers, not the frozen ones
+    comparison = json.loads(next((out / "stages").glob("compare-*/comparison.json")).read_text())
+    change = dict(zip(comparison["layers"], comparison["weight_change"]["saliency"]))
+    assert change["block12"] == 0 and change["block13"] > 0
+
+
+def test_report_has_every_finding_with_a_computed_verdict(study):
+    page = study["index"].read_text()
+    for anchor in ("encoded", "bias", "natural", "task", "training"):
+        assert f'id="{anchor}"' in page
+    statuses = {V.REPRODUCED, V.NOT_REPRODUCED, V.INCONCLUSIVE}
+    meta = json.loads((study["index"].parent / "tables" / "meta.json").read_text())
+    assert [s["name"] for s in meta["stages"]] == STAGES
+    assert meta["config"]["train"]["epochs"] == 1
+    assert sum(page.count(f">{s}<") for s in statuses) >= 8     # glance table + each section
+    assert "https://" not in page and "http://" not in page
+
+
+def test_report_in_browser(study, tmp_path):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("chromium not installed (make test installs Debian's chromium package)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    errors: list[str] = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu",
+                                     "--disable-background-networking", "--disable-component-update", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("requestfailed", lambda req: errors.append(f"failed: {req.url}"))
+        page.goto(study["index"].as_uri())
+        page.evaluate("() => Promise.all([...document.images].map(i => { i.loading = 'eager'; return i.decode(); }))")
+        images = page.evaluate("() => [...document.images].map(i => [i.getAttribute('src'), i.naturalWidth, i.alt])")
+        page.screenshot(path=str(study["out"] / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert len(images) >= 5
+    assert all(width > 0 and alt for _, width, alt in images), images
+
+
+def test_missing_data_names_what_and_where(tmp_path, data_root):
+    config = build_config({"data": {"regions": "no-such-regions"}})
+    with pytest.raises(DataError, match=r"missing regions at .*no-such-regions"):
+        pipeline.run_study(config, tmp_path, data_dir=data_root, log=lambda m: None)
+    assert not (tmp_path / "stages").exists()
