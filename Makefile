@@ -25,7 +25,7 @@ test: venv browser
 	SALSCOPE_PROGRESS=0 $(BIN)/python -m pytest -q
 
 study: venv
-	$(BIN)/salscope data show osie 1001 --out runs/data/osie-1001.png
+	$(BIN)/salscope study --quick --out runs/study
 
 clean:
 	rm -rf runs .pytest_cache

@@ -25,6 +25,7 @@ _SUBCOMMANDS: list[str] = [
     "predict",
     "dissect",
     "compare",
+    "study",
 ]
 
 app = typer.Typer(
