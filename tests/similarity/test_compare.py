@@ -152,13 +152,15 @@ def test_write_comparison(result, tmp_path):
     assert paths["fig_layer_change"] == tmp_path / "fig_layer_change.png"
 
 
-def test_cli_compare_on_osie(data_root, tmp_path):
+def test_cli_compare_on_osie(data_root, tmp_path, capsys):
     from salscope.cli import main
 
     out = tmp_path / "cmp"
     rc = main(["compare", "--models", "vgg16,efficientnet_lite0", "--dataset", "osie", "--split", "test",
                "--max-images", "2", "--out", str(out), "--data-dir", str(data_root)])
-    assert rc == 2  # 2 images are too few: a clean error, not a traceback
+    assert rc == 2 and "too few" in capsys.readouterr().err  # a clean error, not a traceback
+    rc = main(["compare", "--models", "a/best.ckpt,b/best.ckpt", "--out", str(out), "--data-dir", str(data_root)])
+    assert rc == 2 and "labels collide" in capsys.readouterr().err
     rc = main(["compare", "--models", "efficientnet_lite0,efficientnet_lite0", "--labels", "a,b",
                "--layers", "block4,head", "--split", "test", "--max-images", "6", "--size", "64,64",
                "--n-boot", "50", "--out", str(out), "--data-dir", str(data_root)])

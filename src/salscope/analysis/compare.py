@@ -283,6 +283,8 @@ def compare_models(
     acc: StreamingLinearCKA | MinibatchCKA | None = MinibatchCKA([key[s] for s in sets]) if reduce == "flatten" else None
     for bb in backbones.values():
         bb.eval()
+        if device is not None:
+            bb.to(device)
     from salscope.progress import track  # noqa: PLC0415
 
     for start, stop in track(bounds, "compare: forward passes"):

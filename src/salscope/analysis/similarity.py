@@ -311,7 +311,7 @@ class MinibatchCKA:
         g = torch.stack(grams)  # S×B×B
         s = len(self.names)
         ii, jj = torch.triu_indices(s, s)
-        h = _hsic_batched(g[ii], g[jj], debiased=True)
+        h = _hsic_batched(g[ii], g[jj], debiased=True).cpu()
         mat = torch.zeros(s, s, dtype=torch.float64)
         mat[ii, jj] = h
         mat[jj, ii] = h

@@ -48,6 +48,8 @@ def compare(
     names = _split_list(labels) or [Path(s).stem if ("/" in s or s.endswith((".ckpt", ".pt", ".pth"))) else s for s in specs]
     if len(names) != len(specs):
         raise ConfigError(f"--labels gives {len(names)} labels for {len(specs)} models")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"model labels collide ({', '.join(names)}); name each model with --labels, e.g. --labels pre,saliency,scene")
     if size.lower() == "none":
         hw = None
     else:
