@@ -156,7 +156,7 @@ def test_cli_compare_on_osie(data_root, tmp_path, capsys):
     from salscope.cli import main
 
     out = tmp_path / "cmp"
-    rc = main(["compare", "--models", "vgg16,efficientnet_lite0", "--dataset", "osie", "--split", "test",
+    rc = main(["compare", "--models", "resnet18,efficientnet_lite0", "--dataset", "osie", "--split", "test",
                "--max-images", "2", "--out", str(out), "--data-dir", str(data_root)])
     assert rc == 2 and "too few" in capsys.readouterr().err  # a clean error, not a traceback
     rc = main(["compare", "--models", "a/best.ckpt,b/best.ckpt", "--out", str(out), "--data-dir", str(data_root)])

@@ -267,13 +267,13 @@ def compare_models(
     """
     if reduce not in ("pool", "flatten"):
         raise AnalysisError(f"reduce={reduce!r} not understood; use 'pool' or 'flatten'")
-    backbones = resolve_models(models)
-    labels = list(backbones)
-    layers, mapping = match_layers(backbones, layers, layer_map)
     images, ids = _load_images(images, image_ids)
     n = len(ids)
     if n <= 3:
         raise AnalysisError(f"{n} probe images are too few for CKA (the debiased estimator needs ≥ 4); use more images")
+    backbones = resolve_models(models)  # after the cheap checks: may load checkpoints or download weights
+    labels = list(backbones)
+    layers, mapping = match_layers(backbones, layers, layer_map)
     roles = _resolve_roles(roles, labels)
     sets = [(m, l) for m in labels for l in layers]
     key = {s: f"{s[0]}/{s[1]}" for s in sets}
