@@ -90,11 +90,15 @@ class AIM(SaliencyModel):
         lo, hi = float(coeffs.min()), float(coeffs.max())
         if not hi > lo:
             return np.zeros((h, w))
-        idx = np.floor((coeffs - lo) * ((self.bins - 1) / (hi - lo)) + 0.5).astype(np.int64)
-        np.clip(idx, 0, self.bins - 1, out=idx)
-        idx += (np.arange(k) * self.bins)[:, None, None]
-        hist = np.bincount(idx.ravel(), minlength=k * self.bins).astype(np.float64) / (rh * rw)
-        info = -np.log(hist + 1e-6)[idx].sum(axis=0)
+        info = np.zeros((rh, rw))
+        step = (self.bins - 1) / (hi - lo)
+        for start in range(0, k, 16):  # feature blocks keep the integer/float temporaries small
+            block = coeffs[start : start + 16]
+            idx = np.floor((block - lo) * step + 0.5).astype(np.int64)
+            np.clip(idx, 0, self.bins - 1, out=idx)
+            idx += (np.arange(block.shape[0]) * self.bins)[:, None, None]
+            hist = np.bincount(idx.ravel(), minlength=block.shape[0] * self.bins) / (rh * rw)
+            info += -np.log(hist + 1e-6)[idx].sum(axis=0)
         if self.convolve:
             info = imfilter_gaussian(info, 30, 8.0)
         if np.ptp(info) <= 1e-12 * max(1.0, float(np.abs(info).max())):

@@ -256,8 +256,7 @@ def prepare_image(rgb: np.ndarray, scale: float, max_dim: int, patch_size: int) 
     """
     from salscope.models.classical.spectral_residual import imresize  # noqa: PLC0415 (sibling helper)
 
-    img = rgb.astype(np.float64) / 255.0
-    h, w = img.shape[:2]
+    h, w = rgb.shape[:2]
     factor = min(float(scale), float(max_dim) / max(h, w))
     out_h, out_w = max(1, math.ceil(factor * h)), max(1, math.ceil(factor * w))
     short = min(out_h, out_w)
@@ -265,8 +264,8 @@ def prepare_image(rgb: np.ndarray, scale: float, max_dim: int, patch_size: int) 
         out_h, out_w = math.ceil(out_h * patch_size / short), math.ceil(out_w * patch_size / short)
         out_h, out_w = max(out_h, patch_size), max(out_w, patch_size)
     if (out_h, out_w) == (h, w):
-        return img
-    return imresize(img, output_shape=(out_h, out_w))
+        return rgb.astype(np.float64) / 255.0
+    return imresize(rgb, output_shape=(out_h, out_w)) / 255.0  # uint8 in: no full-size float copy
 
 
 def valid_responses(image: np.ndarray, filters: np.ndarray, chunk: int = 16):

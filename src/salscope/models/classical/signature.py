@@ -144,7 +144,7 @@ class ImageSignature(SaliencyModel):
         """Image signature map of ``image``, ``H×W`` float64 (values about [0, 1])."""
         rgb = as_rgb_image(image)
         h, w = rgb.shape[:2]
-        small = imresize(rgb.astype(np.float64) / 255.0, scale=self.map_width / w)
+        small = imresize(rgb, scale=self.map_width / w) / 255.0
         if self.color_space == "lab":
             channels = rgb2lab(small)
         elif self.color_space == "dkl":

@@ -78,7 +78,11 @@ def imresize(
     ----------
     MATLAB Image Processing Toolbox ``imresize`` (method 'bicubic', 'Antialiasing' true).
     """
-    arr = np.asarray(image, dtype=np.float64)
+    arr = np.asarray(image)
+    if not np.issubdtype(arr.dtype, np.floating):
+        # Integer images (uint8) stay as they are: the first sparse product yields float64,
+        # so a huge input is never copied to float64 whole.
+        arr = arr if np.issubdtype(arr.dtype, np.integer) else arr.astype(np.float64)
     h, w = arr.shape[:2]
     if output_shape is None:
         if scale is None or not scale > 0:
@@ -93,11 +97,19 @@ def imresize(
     flat = arr.reshape(h, w, -1)
     if (out_h, sy) != (h, 1.0):
         my = _resize_matrix(h, out_h, sy)
-        flat = np.stack([my @ flat[:, :, c] for c in range(flat.shape[2])], axis=2)
+        rows = np.empty((out_h, w, flat.shape[2]))
+        for c in range(flat.shape[2]):
+            for j in range(0, w, 1024):  # column blocks: temporaries stay h × 1024
+                rows[:, j : j + 1024, c] = my @ flat[:, j : j + 1024, c]
+        flat = rows
     if (out_w, sx) != (w, 1.0):
         mx = _resize_matrix(w, out_w, sx)
-        flat = np.stack([(mx @ flat[:, :, c].T).T for c in range(flat.shape[2])], axis=2)
-    return flat.reshape((out_h, out_w) + arr.shape[2:])
+        out = np.empty((out_h, out_w, flat.shape[2]))
+        for c in range(flat.shape[2]):
+            for i in range(0, out_h, 1024):  # row blocks: temporaries stay 1024 × out_w
+                out[i : i + 1024, :, c] = (mx @ flat[i : i + 1024, :, c].T).T
+        flat = out
+    return np.asarray(flat, dtype=np.float64).reshape((out_h, out_w) + arr.shape[2:])
 
 
 def fspecial_gaussian_1d(size: int, sigma: float) -> np.ndarray:
@@ -122,7 +134,10 @@ def imfilter_gaussian(image: np.ndarray, size: int, sigma: float) -> np.ndarray:
 def rgb2gray_uint8(rgb: np.ndarray) -> np.ndarray:
     """MATLAB/Octave ``rgb2gray`` of a uint8 image: ITU-R 601 weights, rounded back to uint8."""
     weights = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
-    return np.clip(np.rint(rgb.astype(np.float64) @ weights), 0, 255).astype(np.uint8)
+    out = np.empty(rgb.shape[:2], np.uint8)
+    for i in range(0, rgb.shape[0], 512):  # row blocks bound the float64 temporary
+        out[i : i + 512] = np.clip(np.rint(rgb[i : i + 512].astype(np.float64) @ weights), 0, 255)
+    return out
 
 
 def mat2gray(arr: np.ndarray) -> np.ndarray:
@@ -201,8 +216,7 @@ class SpectralResidual(SaliencyModel):
         """Spectral residual map of ``image``, ``H×W`` float64 (values about [0, 1])."""
         rgb = as_rgb_image(image)
         h, w = rgb.shape[:2]
-        grey = rgb2gray_uint8(rgb).astype(np.float64) / 255.0
-        small = imresize(grey, scale=self.map_width / w)
+        small = imresize(rgb2gray_uint8(rgb), scale=self.map_width / w) / 255.0
         if np.ptp(small) <= 1e-12 * max(1.0, float(np.abs(small).max())):
             return np.zeros((h, w))  # constant image: no residual, and no NaN
         spectrum = np.fft.fft2(small)
