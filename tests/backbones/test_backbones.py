@@ -211,6 +211,8 @@ def test_preprocess_normalises_and_rejects_mixed_sizes(vgg):
     x = vgg.preprocess([img, img])
     assert x.shape == (2, 3, 4, 5)
     assert np.allclose(x[0, :, 0, 0].numpy(), (1 - np.array(vgg.mean)) / np.array(vgg.std))
+    with pytest.raises(ModelError, match="uint8"):
+        vgg.preprocess(img.astype(np.float64) / 255)
     with pytest.raises(ModelError, match="mixed sizes"):
         vgg.preprocess([img, np.zeros((5, 5, 3), np.uint8)])
 

@@ -168,6 +168,11 @@ class Backbone(nn.Module):
             t = t[None]
         if t.ndim != 4 or t.shape[-1] != 3:
             raise ModelError(f"preprocess expects H×W×3 or B×H×W×3 RGB images, got shape {tuple(t.shape)}")
+        if t.dtype != torch.uint8:
+            raise ModelError(
+                f"preprocess expects uint8 images (0–255), got {t.dtype}; convert with "
+                "salscope.models.base.as_rgb_image, or call Backbone.normalize on a float batch in [0, 1]"
+            )
         t = t.to(device=device, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
         return self.normalize(t)
 
