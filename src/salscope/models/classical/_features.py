@@ -222,16 +222,13 @@ def rgb2dkl(r: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
     A. M. Derrington, J. Krauskopf, P. Lennie, "Chromatic mechanisms in lateral
     geniculate nucleus of macaque", J. Physiol. 357 (1984).
     """
-    out = []
     lin = []
     for c, v in enumerate((r, g, b)):
         idx = np.clip(np.ceil(np.asarray(v, dtype=np.float64) * 255.0), 1, 256).astype(np.int64) - 1
         lin.append(DKL_LUT[idx, c])
     lin_arr = np.stack(lin, axis=-1)
     lms = lin_arr @ _RGB2LMS.T - _LMS0
-    dkl = lms @ _LMS2DKL.T
-    out = dkl * _DKL_SCALE
-    return out
+    return (lms @ _LMS2DKL.T) * _DKL_SCALE
 
 
 # ---------------------------------------------------------------------------------------------
