@@ -88,6 +88,13 @@ def test_verdict_numbers_and_cis(result):
     # unchanged layers: zero change, degenerate interval at 0
     assert rows["conv3_3"]["change_saliency"] == pytest.approx(0, abs=1e-9)
     assert rows["conv3_3"]["change_saliency_ci"] == pytest.approx([0, 0], abs=1e-9)
+    # task vs domain: CKA(pre, III) − CKA(II, III), paired with the same resamples
+    cka_pre_scene = result.diagonal("pre", "scene")[3]
+    cka_sal_scene = result.diagonal("sal", "scene")[3]
+    assert r["task_minus_domain"] == pytest.approx(cka_pre_scene - cka_sal_scene)
+    lo, hi = r["task_minus_domain_ci"]
+    assert lo <= r["task_minus_domain"] <= hi
+    assert rows["conv3_3"]["task_minus_domain"] == pytest.approx(0, abs=1e-9)
 
 
 def test_seeded_and_batch_invariant(trio, images, result):

@@ -11,14 +11,19 @@ model on each batch of probe images in lock-step and measures
   BN alike, taken as one vector);
 * the paper's task-vs-domain verdict when three roles are given
   (pre-trained, saliency fine-tune = set-up II, scene fine-tune = set-up III):
-  per layer ``1 − CKA(pre, II)``, ``1 − CKA(pre, III)``, their difference and
-  ``CKA(II, III)``, each with a percentile bootstrap CI over probe images
-  (the same seeded resamples for every number, so differences are paired).
+  per layer ``1 − CKA(pre, II)``, ``1 − CKA(pre, III)``, their difference,
+  ``CKA(II, III)`` and ``task_minus_domain = CKA(pre, III) − CKA(II, III)``,
+  each with a percentile bootstrap CI over probe images (the same seeded
+  resamples for every number, so differences are paired).
 
 Set-ups II and III see the *same* images, so the data-domain shift is common to
 both; a large ``1 − CKA(pre, II)`` with a small ``1 − CKA(pre, III)`` (and a
 low ``CKA(II, III)``) says the saliency representation moved because of the
-task, not of the images.
+task, not of the images. ``task_minus_domain`` condenses this: had the shared
+images driven the change, II and III would have moved alike and ``CKA(II, III)``
+would exceed ``CKA(pre, III)`` (negative value); a positive value means II
+ended further from the same-data scene model than the pretrained encoder is,
+i.e. the change is specific to the saliency task.
 
 Features: ``reduce="pool"`` (spatial mean per channel) uses the exact streaming
 linear CKA and bootstraps by resampling image rows of the Gram matrices
@@ -413,6 +418,7 @@ def _verdict(comp: Comparison, acc: Any, feats: Mapping[str, np.ndarray] | None,
             "change_scene": 1 - c_scene,
             "saliency_minus_scene": c_scene - c_sal,
             "cka_saliency_scene": c_between,
+            "task_minus_domain": c_scene - c_between,
         })
         if n_boot > 0:
             pairs = [(ka, kb), (ka, kc), (kb, kc)]
@@ -426,6 +432,7 @@ def _verdict(comp: Comparison, acc: Any, feats: Mapping[str, np.ndarray] | None,
                 "change_scene": 1 - boot[(ka, kc)],
                 "saliency_minus_scene": boot[(ka, kc)] - boot[(ka, kb)],
                 "cka_saliency_scene": boot[(kb, kc)],
+                "task_minus_domain": boot[(ka, kc)] - boot[(kb, kc)],
             }
             for name, values in samples.items():
                 row[f"{name}_ci"] = list(percentile_ci(values))
