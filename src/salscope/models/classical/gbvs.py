@@ -74,8 +74,12 @@ class GraphSaliency(SaliencyModel):
     center_prior: bool = True
     min_image_size: int = 128
     max_image_size: int | None = 2048
+    resize_weights: str = "matlab"
 
     def __post_init__(self) -> None:
+        if self.resize_weights not in ("matlab", "octave"):
+            raise ModelError(f"{type(self).__name__}: resize_weights must be 'matlab' (normalised imresize "
+                             f"weights) or 'octave' (unnormalised), got {self.resize_weights!r}")
         bad = sorted(set(self.channels) - set(_CHANNELS))
         if bad or not self.channels:
             raise ModelError(f"{type(self).__name__}: channels={self.channels!r} has unknown letters {bad}; "
@@ -95,6 +99,10 @@ class GraphSaliency(SaliencyModel):
                              f"{self.min_image_size}, {self.max_image_size}")
         if not self.gaborangles and "O" in self.channels:
             raise ModelError(f"{type(self).__name__}: gaborangles is empty but channels has 'O'")
+
+    @property
+    def _normalize_weights(self) -> bool:
+        return self.resize_weights == "matlab"
 
     # -- sizes ---------------------------------------------------------------------------------
 
@@ -199,7 +207,7 @@ class GraphSaliency(SaliencyModel):
         if self.normalization_type == 2:
             return F.graph_activation(m, frame, self.sigma_frac_norm, self.tol, algtype=1,
                                       num_iters=self.num_norm_iters)
-        return F.max_normalize_std(F.mat2gray(F.imresize(m, salmap)))
+        return F.max_normalize_std(F.mat2gray(F.imresize(m, salmap, normalize=self._normalize_weights)))
 
     def native_map(self, image: np.ndarray) -> np.ndarray:
         """Saliency map at the resolution the original computes it (``out.master_map``), in [0, 1]."""
@@ -236,7 +244,7 @@ class GraphSaliency(SaliencyModel):
     def _activations(self, maps: dict[int, np.ndarray], frame, salmap, bias):
         if self._activation_type == 1:
             for k in self.levels:
-                val = F.imresize(maps[k], salmap)
+                val = F.imresize(maps[k], salmap, normalize=self._normalize_weights)
                 act = F.graph_activation(val, frame, self.sigma_frac_act, self.tol, algtype=2)
                 if bias is not None:
                     act = act / bias
@@ -246,14 +254,14 @@ class GraphSaliency(SaliencyModel):
             for c in self.center_levels:
                 for d in self.delta_levels:
                     center = maps[c]
-                    surround = F.imresize(maps[c + d], center.shape)
+                    surround = F.imresize(maps[c + d], center.shape, normalize=self._normalize_weights)
                     yield (center - surround) ** 2
 
     def saliency_map(self, image: np.ndarray) -> np.ndarray:
         """Saliency map at the image's size (``out.master_map_resized``): bicubic upsampling, min–max scaled."""
         img, grey, (h, w) = self._prepare(image)
         native = self._native_from_working(img, grey)
-        return F.mat2gray(F.imresize(native, (h, w)), out=True)
+        return F.mat2gray(F.imresize(native, (h, w), normalize=self._normalize_weights), out=True)
 
 
 def _safe_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -302,6 +310,10 @@ class GBVS(GraphSaliency):
         empirical map file not distributed with salscope; see docs/classical.md.)
     min_image_size, max_image_size : int
         Working-size limits (128; 2048): smaller images are enlarged, larger shrunk.
+    resize_weights : {"matlab", "octave"}
+        ``imresize`` weights normalised per output pixel as MATLAB does (default),
+        or unnormalised as Octave's image package (reproduces the Octave reference
+        maps to 4e-6).
 
     References
     ----------

@@ -56,6 +56,8 @@ class IttiKoch(GraphSaliency):
         map's borders, its only built-in centre preference; False skips it.
     min_image_size, max_image_size : int
         Working-size limits (128; 2048): smaller images are enlarged, larger shrunk.
+    resize_weights : {"matlab", "octave"}
+        ``imresize`` weights normalised as MATLAB (default) or not, as Octave.
 
     References
     ----------
