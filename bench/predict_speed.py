@@ -5,8 +5,8 @@ a pre-made, normalised ``B×3×240×320`` tensor — the encoder alone. Candidat
 ``get_model("builtin").predict(images)`` on the same number of 800×600 uint8
 OSIE images already in memory (resize → encoder → readout → log-density at
 800×600 → exp). JPEG decoding is excluded from both. Both run batch 8 under
-``torch.no_grad``; the figure is images/s over ``--repeats`` passes after one
-warm-up pass.
+``torch.no_grad``; after one warm-up pass each, the two are timed in
+alternation ``--repeats`` times and the fastest pass of each gives images/s.
 
 Usage: ``SALSCOPE_DATA=... python bench/predict_speed.py [--images 16] [--threads 1] [--device cpu]``
 """
@@ -22,7 +22,7 @@ import torch
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
@@ -48,15 +48,19 @@ def main() -> None:
         model.predict(images)
         sync()
 
-    rates = {}
-    for name, fn in (("encoder", encoder_pass), ("predict", predict_pass)):
+    passes = {"encoder": encoder_pass, "predict": predict_pass}
+    best = {name: float("inf") for name in passes}
+    for fn in passes.values():
         fn()  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(args.repeats):
+    # Interleaved passes, best of --repeats: the machine is shared, so the fastest pass is the least disturbed one.
+    for _ in range(args.repeats):
+        for name, fn in passes.items():
+            t0 = time.perf_counter()
             fn()
-        rates[name] = args.images * args.repeats / (time.perf_counter() - t0)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    rates = {name: args.images / t for name, t in best.items()}
     print(f"device: {args.device} ({torch.get_num_threads()} thread(s)); builtin = efficientnet_lite0 at {w}x{h} + readout; "
-          f"{args.images} images x {args.repeats} passes, batch 8")
+          f"{args.images} images, best of {args.repeats} interleaved passes, batch 8")
     print(f"bare encoder forward:                {rates['encoder']:.2f} images/s")
     print(f"predict (800x600 uint8 -> map):      {rates['predict']:.2f} images/s")
     print(f"ratio predict / encoder: {rates['predict'] / rates['encoder']:.2f}x  (target >= 0.8x)")

@@ -113,11 +113,12 @@ class DeepSaliencyModel(nn.Module):
         return self.decoder(self.features(x), out_size)
 
     @torch.no_grad()
-    def predict(self, images: Sequence[np.ndarray], batch_size: int = 8) -> list[np.ndarray]:
+    def predict(self, images: Sequence[np.ndarray], batch_size: int = 8, density: bool = False) -> list[np.ndarray]:
         """Decoder output for each image at its own size (float64 arrays).
 
         Images are resized to ``input_size`` (or kept at their size when it is
-        None; then equal sizes are batched together).
+        None; then equal sizes are batched together). ``density=True`` returns
+        ``exp`` of a log-density output (computed in torch, before the copy).
         """
         arrays = [as_rgb_image(im, argument=f"images[{i}]") for i, im in enumerate(images)]
         device = next(self.parameters()).device
@@ -132,7 +133,10 @@ class DeepSaliencyModel(nn.Module):
                 for start in range(0, len(idx), batch_size):
                     chunk = idx[start:start + batch_size]
                     x = images_to_batch([arrays[i] for i in chunk], self.input_size).to(device)
-                    y = self(x, out_size=(h, w)).double().cpu().numpy()
+                    y = self(x, out_size=(h, w))
+                    if density and self.output == "log_density":
+                        y = y.exp()
+                    y = y.double().cpu().numpy()
                     for j, i in enumerate(chunk):
                         out[i] = y[j]
         finally:
@@ -173,8 +177,7 @@ class DeepSaliency(SaliencyModel):
 
     def predict(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Saliency maps of several images (batched by size)."""
-        raw = self.model.predict(images, batch_size=self.batch_size)
-        return [np.exp(r) if self.model.output == "log_density" else r for r in raw]
+        return self.model.predict(images, batch_size=self.batch_size, density=True)
 
     def saliency_map(self, image: np.ndarray) -> np.ndarray:
         return self.predict([image])[0]

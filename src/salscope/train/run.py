@@ -209,6 +209,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         # Expected here: the encoder is kept in eval mode on purpose (frozen BN statistics).
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
         warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=r".*no `val_dataloader`.*")  # --val-split none is a choice
         trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(resume_from) if resume_from else None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
