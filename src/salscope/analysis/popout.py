@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS, PopoutSet, SearchArray, load_popout_set
-from salscope.errors import AnalysisError
+from salscope.errors import AnalysisError, ModelError
 from salscope.metrics.popout import MAX_FIXATIONS, fixations_to_find, global_saliency_index, max_saliency_ratios
 
 PER_IMAGE_FIELDS = [
@@ -204,8 +204,8 @@ def resolve_model(spec: Any) -> Any:
     """A model instance from a registry name / checkpoint path, or the object itself.
 
     Names are built with ``center_prior=False``; a factory that does not take
-    the switch is built without it (its ``center_prior`` attribute says whether
-    a prior stays on).
+    the switch, or refuses it (``center_bias`` is nothing but a prior), is built
+    without it (its ``center_prior`` attribute says whether a prior stays on).
     """
     if hasattr(spec, "saliency_map"):
         return spec
@@ -213,7 +213,7 @@ def resolve_model(spec: Any) -> Any:
 
     try:
         return get_model(str(spec), center_prior=False)
-    except TypeError as exc:
+    except (TypeError, ModelError) as exc:
         if "center_prior" not in str(exc):
             raise
         return get_model(str(spec))
@@ -475,3 +475,46 @@ def montage(arrays: Sequence[SearchArray], columns: int, *, gap: int = 4, backgr
         r, c = divmod(k, columns)
         canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = a.image
     return canvas
+
+
+def example_figure(
+    *,
+    set_size: int = 25,
+    seed: int = 0,
+    image_size: tuple[int, int] = (192, 192),
+    item_size: float = 14.0,
+    jitter: float = 3.0,
+) -> Any:
+    """Figure: one search array per dimension (rows) and level (columns), for the docs."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    from salscope.data.popout import image_seed, make_search_array  # noqa: PLC0415
+
+    n_levels = max(len(v) for v in LEVELS.values())
+    fig, axes = plt.subplots(len(DIMENSIONS), n_levels, figsize=(1.7 * n_levels, 1.75 * len(DIMENSIONS)))
+    for r, dim in enumerate(DIMENSIONS):
+        for c in range(n_levels):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(LEVELS[dim]):
+                ax.axis("off")
+                continue
+            arr = make_search_array(
+                dim,
+                c,
+                set_size=set_size,
+                image_size=image_size,
+                item_size=item_size,
+                jitter=jitter,
+                seed=image_seed(seed, dim, c, set_size, 0),
+            )
+            ax.imshow(arr.image, interpolation="nearest")
+            ax.set_title(f"L{c}: {_fmt_value(LEVELS[dim][c])}", fontsize=7, pad=2)
+            if c == 0:
+                ax.set_ylabel(dim, fontsize=8)
+    fig.subplots_adjust(left=0.06, right=0.99, top=0.97, bottom=0.01, wspace=0.05, hspace=0.22)
+    return fig
