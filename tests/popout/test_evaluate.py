@@ -150,3 +150,35 @@ def test_cli_generate_and_errors(tmp_path, capsys):
     assert "unknown model 'no_such_model'" in capsys.readouterr().err
     assert main(["popout", "evaluate", "--models", "test_colour_contrast", "--set", str(tmp_path), "--out", str(tmp_path / "e")]) == 2
     assert "index.json not found" in capsys.readouterr().err
+
+
+@register_model("test_prior_only")
+def _factory_prior_only(center_prior: bool = True):
+    from salscope.errors import ModelError
+
+    if not center_prior:
+        raise ModelError("test_prior_only is nothing but a centre prior; center_prior=False is not meaningful")
+    return ColourContrast(center_prior=True)
+
+
+def test_prior_only_models_are_evaluated_with_a_note(quick_set):
+    res = evaluate_popout(["test_prior_only"], quick_set, max_images=6)
+    assert res.models == [{"name": "test_prior_only", "kind": "other", "center_prior": True}]
+    assert any("could not be switched off" in n for n in res.notes)
+
+
+def test_example_figure_and_montage(quick_set):
+    import matplotlib.pyplot as plt
+
+    from salscope.analysis.popout import example_figure, montage
+
+    fig = example_figure(set_size=9, image_size=(64, 64), item_size=8.0, jitter=1.0)
+    assert len(fig.axes) == 24 and fig.axes[0].get_ylabel() == "colour"
+    assert fig.axes[3].get_title() == "L3: 180"
+    plt.close(fig)
+    pset = load_popout_set(quick_set)
+    tiles = [pset[i] for i in range(3)]
+    img = montage(tiles, columns=2, gap=4)
+    assert img.shape == (256 * 2 + 4, 256 * 2 + 4, 3)
+    assert np.array_equal(img[:256, 260:], tiles[1].image)
+    assert np.all(img[260:, 260:] == 255)
