@@ -218,13 +218,17 @@ def _score(
     """Values of each metric for one prediction: per fixation (array) or one per image (1-element)."""
     conv, out = ctx.convention, {}
     per_fix = conv == "tuebingen"
+    # one sort of the map serves AUC and AUC-Judd (on the fixation grid: mit may resize)
+    sorted_map = None
+    if smap.shape == tuple(shape) and ("auc" in ctx.metrics or "auc_judd" in ctx.metrics):
+        sorted_map = np.sort(smap.ravel())
     for name in ctx.metrics:
         if name == "auc":
-            v = M.auc(smap, xs, ys, convention=conv, shape=shape, per_fixation=True)
+            v = M.auc(smap, xs, ys, convention=conv, shape=shape, per_fixation=True, sorted_map=sorted_map)
         elif name == "sauc":
             v = M.shuffled_auc(smap, xs, ys, other[0], other[1], convention=conv, shape=shape, per_fixation=per_fix, seed=ctx.seed)
         elif name == "auc_judd":
-            v = M.auc_judd(smap, xs, ys, convention=conv, shape=shape)
+            v = M.auc_judd(smap, xs, ys, convention=conv, shape=shape, sorted_map=sorted_map)
         elif name == "auc_borji":
             v = M.auc_borji(smap, xs, ys, convention=conv, shape=shape, seed=ctx.seed)
         elif name == "nss":

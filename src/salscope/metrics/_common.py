@@ -39,7 +39,9 @@ def as_map(values: Any, argument: str = "saliency_map") -> np.ndarray:
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 2 or arr.size == 0:
         raise MetricError(f"{argument}: expected a non-empty H×W map, got shape {arr.shape}")
-    if not np.isfinite(arr).all():
+    # a finite sum proves every value finite (NaN/inf propagate); only an overflowing or
+    # non-finite sum needs the element-wise check
+    if not np.isfinite(arr.sum()) and not np.isfinite(arr).all():
         bad = int((~np.isfinite(arr)).sum())
         raise MetricError(f"{argument}: {bad} NaN/inf value(s) in the map; fix the model output (e.g. np.nan_to_num) before scoring")
     return arr
@@ -123,6 +125,27 @@ def same_shape(a: np.ndarray, b: np.ndarray, convention: str, names: tuple[str, 
 # Kernels shared by numpy metrics and their torch twins (duck-typed).
 # ---------------------------------------------------------------------------
 
+def zscore_stats(s: Any, ddof: int = 0) -> tuple[Any, Any]:
+    """Mean and safe standard deviation over the last two axes (std 0 replaced by 1).
+
+    The one place the z-score statistics are computed: :func:`zscore` (maps,
+    torch twins) and the numpy NSS (which only standardises the fixated pixels)
+    both use it.
+    """
+    n = s.shape[-1] * s.shape[-2]
+    if isinstance(s, np.ndarray) and s.ndim == 2:
+        # same statistics for one numpy map, with a BLAS dot for the sum of squares
+        mean = s.sum() / n
+        centred = (s - mean).ravel()
+        var = float(np.dot(centred, centred)) / (n - ddof)
+        return np.full((1, 1), mean), np.full((1, 1), (var + (var == 0)) ** 0.5)
+    mean = s.sum(axis=(-2, -1), keepdims=True) / n
+    centred = s - mean
+    var = (centred * centred).sum(axis=(-2, -1), keepdims=True) / (n - ddof)
+    # var == 0 -> divide by 1 instead of 0: the centred map is 0 there anyway.
+    return mean, (var + (var == 0)) ** 0.5
+
+
 def zscore(s: Any, ddof: int = 0) -> Any:
     """Standardise each map over its last two axes: ``(s - mean(s)) / std(s)``.
 
@@ -132,11 +155,8 @@ def zscore(s: Any, ddof: int = 0) -> Any:
     sample std (MATLAB ``std``). A constant map has std 0: it is returned as all
     zeros (pysaliency's ``if std:`` guard), and the gradient stays finite.
     """
-    n = s.shape[-1] * s.shape[-2]
-    centred = s - s.sum(axis=(-2, -1), keepdims=True) / n
-    var = (centred * centred).sum(axis=(-2, -1), keepdims=True) / (n - ddof)
-    # var == 0 -> divide by 1 instead of 0: the centred map is 0 there anyway.
-    return centred / (var + (var == 0)) ** 0.5
+    mean, std = zscore_stats(s, ddof)
+    return (s - mean) / std
 
 
 def to_density(s: Any, floor: float = 0.0) -> Any:
@@ -150,6 +170,19 @@ def to_density(s: Any, floor: float = 0.0) -> Any:
     pysaliency 0.2.22, ``saliency_map_models.convert_saliency_map_to_density``.
     """
     n = s.shape[-1] * s.shape[-2]
+    if isinstance(s, np.ndarray) and s.ndim == 2:
+        # same rule, fewer passes over the pixels (the numpy metrics call this per image)
+        m = s.min()
+        d = s - m if m < 0 else (s + floor if floor else None)
+        if m < 0 and floor:
+            d += floor
+        total = (s if d is None else d).sum()
+        if total == 0:
+            return np.full(s.shape, 1.0 / n)
+        if d is None:
+            return s / total
+        d /= total  # in place: d is our own temporary
+        return d
     flat = s.reshape(tuple(s.shape[:-2]) + (n,))
     m = (flat.min(axis=-1) if isinstance(flat, np.ndarray) else flat.amin(dim=-1))[..., None, None]
     s = s - m * (m < 0)

@@ -110,7 +110,7 @@ def auc_judd(
     ``jitter=True`` adds ``U(0, 1e-7)`` noise (from ``seed``) to break ties, as
     both originals do by default; the reference values use ``jitter=False``.
     ``sorted_map`` (``np.sort(saliency_map.ravel())``) may be passed to reuse a
-    sort (mit only).
+    sort (ignored with ``jitter=True``).
 
     References
     ----------
@@ -131,13 +131,15 @@ def auc_judd(
     if unique.size == n_pixels:
         raise MetricError("auc_judd: every pixel is fixated, so there are no negatives; the metric is undefined")
     if convention == "tuebingen":
-        keep = np.ones(n_pixels, dtype=bool)
-        keep[unique] = False
+        # negatives = unfixated pixels, counted from the sorted full map minus the fixated pixels
+        all_sorted = np.sort(values) if sorted_map is None else sorted_map
         pos = np.sort(values[flat])
-        neg = np.sort(values[keep])
+        fixated = np.sort(values[unique])
         thresholds = pos[::-1]
         tp = (pos.size - np.searchsorted(pos, thresholds, side="left")) / pos.size
-        fp = (neg.size - np.searchsorted(neg, thresholds, side="left")) / neg.size
+        above_all = n_pixels - np.searchsorted(all_sorted, thresholds, side="left")
+        above_fixated = unique.size - np.searchsorted(fixated, thresholds, side="left")
+        fp = (above_all - above_fixated) / (n_pixels - unique.size)
         return float(np.trapezoid(np.concatenate([[0.0], tp, [1.0]]), np.concatenate([[0.0], fp, [1.0]])))
     if np.ptp(values) == 0:
         return float("nan")

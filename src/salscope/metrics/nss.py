@@ -19,6 +19,7 @@ from salscope.metrics._common import (
     require_fixations,
     resolve_shape,
     zscore,
+    zscore_stats,
 )
 
 
@@ -68,9 +69,12 @@ def nss(
             values = np.full(1, np.nan)
         else:
             flat = np.unique(rows * smap.shape[1] + cols)
-            values = zscore(smap, ddof=1).ravel()[flat]
+            mean, std = zscore_stats(smap, ddof=1)
+            values = (smap.ravel()[flat] - mean[0, 0]) / std[0, 0]
     else:
-        values = zscore(smap, ddof=0)[rows, cols]
+        # z(s) read at the fixations: the statistics of zscore(), applied to the fixated values only
+        mean, std = zscore_stats(smap, ddof=0)
+        values = (smap[rows, cols] - mean[0, 0]) / std[0, 0]
     return values if per_fixation else float(values.mean())
 
 

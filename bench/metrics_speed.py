@@ -1,0 +1,236 @@
+"""Speed of the salscope metric suite vs pysaliency 0.2.22 on all 700 OSIE images.
+
+Suite: AUC (uniform, per fixation), sAUC (other images' fixations, per
+fixation), AUC-Judd (no jitter), NSS (per fixation), CC, KLD, SIM — everything
+but EMD — with the registry's ``center_bias`` maps as predictions and the
+empirical fixation density (Gaussian, 1° = 24 px) as gold map for CC/KLD/SIM.
+
+Both sides get the same inputs: the centre-bias map (built before the clock
+starts) and the fixations snapped to their pixel (the project's
+``floor(v + 0.5)``) so that pysaliency's ``int(x)`` picks the same pixel. The
+clock covers building each image's gold map with the library's own tool (the
+same Gaussian of blurred fixation counts, constant borders:
+``salscope.analysis.evaluation.gaussian_density`` vs ``pysaliency.FixationMap``,
+cached per image) and computing the metrics. salscope runs here; pysaliency runs in its own virtualenv
+(``--bench-python``, default ``.venv-bench/bin/python``; it needs
+``setuptools<81`` to build and a ``numpy.trapz = numpy.trapezoid`` shim on new
+numpy, applied below; its optional torch import is stubbed) and is driven through its public model API
+(``SaliencyMapModel.AUCs/AUC_Judd/NSSs/CCs/KLDivs/SIMs``), as a user would
+score a model. Both run single-threaded (OMP/OPENBLAS_NUM_THREADS=1).
+
+Prints seconds for both, the speed ratio (target >= 10x) and the largest
+absolute difference between the per-fixation / per-image values. If
+pysaliency cannot run, prints salscope's time and why the baseline was skipped.
+
+Usage: python bench/metrics_speed.py [--data-dir DIR] [--max-images N] [--bench-python PATH]
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim")
+SIGMA_PX = 24.0  # 1 degree of visual angle on OSIE
+
+
+def prepare(inputs: Path) -> dict:
+    d = np.load(inputs)
+    return {k: d[k] for k in d.files}
+
+
+# ----------------------------------------------------------------------------- salscope
+
+
+def run_salscope(data: dict) -> tuple[float, dict]:
+    import salscope.metrics as M
+    from salscope.analysis.evaluation import gaussian_density
+
+    smap, xs, ys, n = data["smap"], data["x"], data["y"], data["n"]
+    n_images = int(data["n_images"])
+    shape = smap.shape
+    out = {m: [] for m in METRICS}
+    t0 = time.perf_counter()
+    for i in range(n_images):
+        sel = n == i
+        fx, fy = xs[sel], ys[sel]
+        gold = gaussian_density(fy.astype(np.int64), fx.astype(np.int64), shape, SIGMA_PX)
+        sorted_map = np.sort(smap.ravel())  # one sort serves AUC and AUC-Judd
+        out["auc"].append(M.auc(smap, fx, fy, per_fixation=True, sorted_map=sorted_map))
+        out["sauc"].append(M.shuffled_auc(smap, fx, fy, xs[~sel], ys[~sel], per_fixation=True))
+        out["auc_judd"].append(M.auc_judd(smap, fx, fy, sorted_map=sorted_map))
+        out["nss"].append(M.nss(smap, fx, fy, per_fixation=True))
+        out["cc"].append(M.cc(smap, gold))
+        out["kld"].append(M.kld(smap, gold))
+        out["sim"].append(M.sim(smap, gold))
+    elapsed = time.perf_counter() - t0
+    return elapsed, {k: np.concatenate([np.atleast_1d(v) for v in vals]).tolist() for k, vals in out.items()}
+
+
+# ----------------------------------------------------------------------------- pysaliency (own venv)
+
+
+def _import_pysaliency():
+    import types
+
+    import numpy
+
+    if not hasattr(numpy, "trapz"):  # pysaliency 0.2.22 calls numpy.trapz, removed in numpy 2.x
+        numpy.trapz = numpy.trapezoid
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        # pysaliency imports torch only for its DeepGaze wrappers (unused here): a stub keeps
+        # the benchmark venv free of a 700 MB wheel
+        class _Any:
+            def __init__(self, *a, **k):
+                pass
+
+            def __call__(self, *a, **k):
+                return _Any()
+
+            def __getattr__(self, name):
+                return _Any()
+
+            def __mro_entries__(self, bases):
+                return (object,)
+
+        stub = types.ModuleType("torch")
+        stub.__getattr__ = lambda name: _Any()
+        stub.__path__ = []
+        sys.modules["torch"] = stub
+    import pysaliency
+
+    return pysaliency
+
+
+def run_pysaliency(data: dict) -> tuple[float, dict]:
+    pysaliency = _import_pysaliency()
+
+    smap, xs, ys, n = data["smap"], data["x"], data["y"], data["n"]
+    n_images = int(data["n_images"])
+    shape = smap.shape
+
+    # stand-in grey stimuli of the right size (pysaliency reads their size); two pixels
+    # encode the image index, which the gold model reads back to find its map
+    def stand_in(i):
+        a = np.zeros(shape, np.uint8)
+        a[0, 0], a[0, 1] = i % 256, i // 256
+        return a
+
+    stimuli = pysaliency.Stimuli([stand_in(i) for i in range(n_images)])
+
+    class Fixed(pysaliency.SaliencyMapModel):
+        def _saliency_map(self, stimulus):
+            return smap
+
+    fixations = pysaliency.Fixations.create_without_history(xs, ys, n)
+    model = Fixed(caching=False)
+    out = {}
+    t0 = time.perf_counter()
+    # pysaliency's empirical gold map: blurred fixation counts, cached per stimulus (computed once)
+    gold_model = pysaliency.FixationMap(stimuli, fixations, kernel_size=SIGMA_PX, convolution_mode="constant")
+    out["auc"] = model.AUCs(stimuli, fixations, nonfixations="uniform")
+    out["sauc"] = model.AUCs(stimuli, fixations, nonfixations="shuffled")
+    # AUC_Judd(jitter=False) is AUC(average="image", nonfixations="unfixated", thresholds="fixations");
+    # AUC_per_image is that computation before the average
+    out["auc_judd"] = model.AUC_per_image(stimuli, fixations, nonfixations="unfixated", thresholds="fixations")
+    out["nss"] = model.NSSs(stimuli, fixations)
+    out["cc"] = model.CCs(stimuli, gold_model)
+    out["kld"] = model.KLDivs(stimuli, gold_model)
+    out["sim"] = model.SIMs(stimuli, gold_model)
+    elapsed = time.perf_counter() - t0
+    return elapsed, {k: np.asarray(v, dtype=float).ravel().tolist() for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- driver
+
+
+def build_inputs(data_dir: str | None, max_images: int | None, dest: Path) -> int:
+    from salscope.data import load_osie
+    from salscope.models.registry import get_model
+
+    ds = load_osie(data_dir)
+    n_images = len(ds) if max_images is None else min(max_images, len(ds))
+    shapes = set(ds.stimuli.sizes[:n_images])
+    if len(shapes) != 1:
+        raise SystemExit(f"expected one image size, got {shapes}")
+    shape = shapes.pop()
+    smap = get_model("center_bias").saliency_map(np.zeros(shape + (3,), np.uint8))
+    f = ds.fixations
+    keep = f.n < n_images
+    # snap to pixel centres so that pysaliency's int(x) and salscope's floor(x + 0.5) agree
+    np.savez(dest, smap=smap, x=f.col[keep].astype(np.float64), y=f.row[keep].astype(np.float64), n=f.n[keep],
+             n_images=n_images)
+    return n_images
+
+
+def compare(a: dict, b: dict) -> dict:
+    diffs = {}
+    for k in METRICS:
+        x, y = np.asarray(a[k]), np.asarray(b[k])
+        diffs[k] = float(np.max(np.abs(x - y))) if x.shape == y.shape else f"shape {x.shape} vs {y.shape}"
+    return diffs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--max-images", type=int, default=None)
+    parser.add_argument("--bench-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
+    parser.add_argument("--worker", choices=["salscope", "pysaliency"], help=argparse.SUPPRESS)
+    parser.add_argument("--inputs", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        data = prepare(Path(args.inputs))
+        seconds, values = (run_salscope if args.worker == "salscope" else run_pysaliency)(data)
+        Path(args.result).write_text(json.dumps({"seconds": seconds, "values": values}))
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "inputs.npz"
+        n_images = build_inputs(args.data_dir, args.max_images, inputs)
+        print(f"OSIE: {n_images} images, centre-bias maps, metrics: {', '.join(METRICS)} (single-threaded)")
+        ours = Path(tmp) / "salscope.json"
+        subprocess.run([sys.executable, __file__, "--worker", "salscope", "--inputs", str(inputs), "--result", str(ours)], check=True)
+        mine = json.loads(ours.read_text())
+        print(f"salscope   {mine['seconds']:8.2f} s")
+        theirs = Path(tmp) / "pysaliency.json"
+        if not Path(args.bench_python).is_file():
+            print(f"pysaliency skipped: {args.bench_python} does not exist (create it: python -m venv .venv-bench; "
+                  ".venv-bench/bin/pip install 'setuptools<81' cython numpy scipy; "
+                  ".venv-bench/bin/pip install --no-build-isolation pysaliency==0.2.22)")
+            return
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        proc = subprocess.run(
+            [args.bench_python, __file__, "--worker", "pysaliency", "--inputs", str(inputs), "--result", str(theirs)],
+            env=env, capture_output=True, text=True,
+        )
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            print("pysaliency skipped: the baseline failed to run: " + " | ".join(tail))
+            return
+        base = json.loads(theirs.read_text())
+        print(f"pysaliency {base['seconds']:8.2f} s  (0.2.22, public SaliencyMapModel API)")
+        print(f"ratio      {base['seconds'] / mine['seconds']:8.1f} x  (target >= 10x)")
+        for k, d in compare(mine["values"], base["values"]).items():
+            print(f"max |difference| {k:9s} {d if isinstance(d, str) else f'{d:.3g}'}")
+
+
+if __name__ == "__main__":
+    main()
