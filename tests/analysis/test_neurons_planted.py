@@ -91,14 +91,59 @@ def test_streaming_equals_two_pass_recipe(planted, planted_model, results):
     acc = DissectionAccumulator(6, 3, MASK, bins=512)
     for i in range(0, len(feats), 5):
         acc.add(torch.stack(feats[i:i + 5]), cmasks[i:i + 5])
+    assert len(acc.segments) == 5  # images 0 | 1 | 2-3 | 4-7 | 8-11
     edges = acc.up.edges().numpy()
     pos = np.argmax(edges >= d.threshold[:, None], axis=1)
     t_edge = np.maximum(edges[np.arange(6), np.maximum(pos - 1, 0)], 1e-6)
+    plan = acc.refine_plan(torch.from_numpy(t_edge))
+    for start, end, _ in plan:  # second pass over the segments cut above a threshold
+        for j in range(start, end):
+            acc.add_refine(feats[j], cmasks[j], j, threshold=t_edge)
     streamed_edge = acc.result(threshold=t_edge)
+    assert streamed_edge.exact.all()
     exact_edge = dissect_literal(feats, cmasks, MASK, threshold=t_edge)
     np.testing.assert_allclose(streamed_edge.intersection, exact_edge.intersection, atol=1e-9)
     np.testing.assert_allclose(streamed_edge.union, exact_edge.union, atol=1e-9)
     np.testing.assert_allclose(d.mask_area, exact_edge.mask_area)
+
+
+def test_upsampled_above_equals_dense_thresholding():
+    from salscope.analysis.dissection import upsampled_above
+
+    gen = torch.Generator().manual_seed(0)
+    for h, w, big_h, big_w in [(7, 7, 112, 112), (28, 28, 112, 112), (5, 9, 37, 50), (3, 4, 3, 4)]:
+        f = torch.relu(torch.randn(6, h, w, generator=gen))
+        cut = torch.rand(6, generator=gen) * 1.5
+        cut[0] = -1.0  # everything
+        ch, pix, v = upsampled_above(f, cut, (big_h, big_w))
+        u = torch.nn.functional.interpolate(f[None], size=(big_h, big_w), mode="bilinear", align_corners=False)[0]
+        u = u.reshape(6, -1)
+        c2, p2 = (u > cut[:, None]).nonzero(as_tuple=True)
+        assert set(zip(ch.tolist(), pix.tolist())) == set(zip(c2.tolist(), p2.tolist()))
+        np.testing.assert_allclose(v.numpy(), u[ch, pix].numpy(), atol=1e-5)
+
+
+def test_overlapping_categories_count_in_both():
+    from salscope.analysis.dissection import DissectionAccumulator
+
+    gen = torch.Generator().manual_seed(1)
+    feats = [torch.relu(torch.randn(3, 6, 6, generator=gen)) for _ in range(6)]
+    masks = []
+    for i in range(6):
+        m = np.zeros((2, 12, 12), bool)
+        m[0, :8, :8] = True
+        m[1, 4:, 4:] = True  # overlaps category 0 on [4:8, 4:8]
+        masks.append(m)
+    acc = DissectionAccumulator(3, 2, (12, 12), bins=64)
+    for f, m in zip(feats, masks):
+        acc.add(f[None], [m])
+    t = np.array([0.5, 0.8, 1.0])
+    for start, end, _ in acc.refine_plan(torch.from_numpy(t)):
+        for j in range(start, end):
+            acc.add_refine(feats[j], masks[j], j, threshold=t)
+    got, want = acc.result(threshold=t), dissect_literal(feats, masks, (12, 12), threshold=t)
+    np.testing.assert_allclose(got.intersection, want.intersection, atol=1e-6, rtol=0.02)
+    np.testing.assert_allclose(got.union, want.union, rtol=0.02)
 
 
 def test_aggregations_differ_but_agree_on_planted(results):

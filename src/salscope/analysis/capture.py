@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from salscope.analysis.dissection import DissectionAccumulator, resize_mask_nearest
+from salscope.analysis.dissection import DEFAULT_QUANTILE, DissectionAccumulator, category_labels, resize_mask_nearest
 from salscope.analysis.region_nss import RegionFixations, region_fixations, region_nss
 from salscope.analysis.runningstats import RunningMinMax
 from salscope.errors import AnalysisError
@@ -82,6 +82,7 @@ class ImageRegions:
     fix: RegionFixations
     instances: list[dict[str, Any]]  # instance, category, code, area
     category_masks: np.ndarray  # (K, mh, mw) bool at the dissection mask size
+    labels: Any = None  # category_labels(category_masks), shared by all layers
 
 
 def prepare_image(index: int, image_id: str, regions: Any, xs: np.ndarray, ys: np.ndarray, categories: Sequence[str],
@@ -104,7 +105,7 @@ def prepare_image(index: int, image_id: str, regions: Any, xs: np.ndarray, ys: n
             raise AnalysisError(f"image {image_id}: region category {r.category!r} is not among {list(categories)}")
         cmask[cat_index[r.category]] |= resize_mask_nearest(m, mask_size)
         rows.append({"instance": int(r.instance), "category": r.category, "code": int(r.code), "area": int(m.sum())})
-    return ImageRegions(int(index), str(image_id), fix, rows, cmask)
+    return ImageRegions(int(index), str(image_id), fix, rows, cmask, category_labels(cmask))
 
 
 class NeuronCapture:
@@ -115,7 +116,8 @@ class NeuronCapture:
     """
 
     def __init__(self, channels: Mapping[str, int], categories: Sequence[str], *, convention: str = "tuebingen",
-                 mask_size: tuple[int, int] = DEFAULT_MASK_SIZE, bins: int = 256, dissection: bool = True):
+                 mask_size: tuple[int, int] = DEFAULT_MASK_SIZE, bins: int = 256, dissection: bool = True,
+                 quantile: float = DEFAULT_QUANTILE):
         self.layers = list(channels)
         self.channels = {k: int(v) for k, v in channels.items()}
         self.categories = list(categories)
@@ -124,11 +126,13 @@ class NeuronCapture:
         self.bins = int(bins)
         self.minmax = {k: RunningMinMax(c) for k, c in self.channels.items()}
         self.scores: dict[str, list[np.ndarray]] = {k: [] for k in self.layers}  # (R_i, C) float32 per image
-        self.dissect = ({k: DissectionAccumulator(c, len(self.categories), self.mask_size, bins) for k, c in self.channels.items()}
-                        if dissection else None)
+        self.quantile = float(quantile)
+        self.dissect = ({k: DissectionAccumulator(c, len(self.categories), self.mask_size, bins, quantile)
+                         for k, c in self.channels.items()} if dissection else None)
         self.regions: list[dict[str, Any]] = []
         self.image_ids: list[str] = []
         self.flat_maps = {k: 0 for k in self.layers}
+        self.refined: list[str] = []  # layers recounted in a second pass (see run_capture)
 
     def add(self, features: Mapping[str, torch.Tensor], images: Sequence[ImageRegions]) -> None:
         for layer in self.layers:
@@ -146,7 +150,7 @@ class NeuronCapture:
                 flat = f[i].reshape(f.shape[1], -1)
                 self.flat_maps[layer] += int((flat.amax(1) == flat.amin(1)).sum())
             if self.dissect is not None:
-                self.dissect[layer].add(f, [im.category_masks for im in images])
+                self.dissect[layer].add(f, [im.category_masks for im in images], [im.labels for im in images])
         for im in images:
             self.image_ids.append(im.image_id)
             for row, n in zip(im.instances, im.fix.n_fixations):
@@ -158,6 +162,7 @@ class NeuronCapture:
         return {
             "version": 1, "layers": self.layers, "channels": self.channels, "categories": self.categories,
             "convention": self.convention, "mask_size": list(self.mask_size), "bins": self.bins,
+            "quantile": self.quantile,
             "minmax": {k: v.state_dict() for k, v in self.minmax.items()},
             "scores": {k: self.region_scores(k) for k in self.layers},
             "dissect": None if self.dissect is None else {k: v.state_dict() for k, v in self.dissect.items()},
@@ -169,7 +174,8 @@ class NeuronCapture:
         if state.get("version") != 1:
             raise AnalysisError("NeuronCapture state has an unknown version; recompute the capture")
         cap = cls(state["channels"], state["categories"], convention=state["convention"],
-                  mask_size=tuple(state["mask_size"]), bins=state["bins"], dissection=state["dissect"] is not None)
+                  mask_size=tuple(state["mask_size"]), bins=state["bins"], dissection=state["dissect"] is not None,
+                  quantile=state["quantile"])
         for k in cap.layers:
             cap.minmax[k].load_state_dict(state["minmax"][k])
             cap.scores[k] = [np.asarray(state["scores"][k], dtype=np.float32)]
@@ -203,12 +209,15 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
                 categories: Sequence[str] | None = None, input_size: Sequence[int] | None = DEFAULT_INPUT_SIZE,
                 batch_size: int = 8, max_images: int | None = None, convention: str = "tuebingen",
                 mask_size: tuple[int, int] = DEFAULT_MASK_SIZE, bins: int = 256, dissection: bool = True,
-                device: str | torch.device | None = None, description: str = "neuron analysis") -> NeuronCapture:
+                quantile: float = DEFAULT_QUANTILE, device: str | torch.device | None = None,
+                description: str = "neuron analysis") -> NeuronCapture:
     """One pass of ``model`` over the annotated images of ``dataset``; returns the filled :class:`NeuronCapture`.
 
     Only images with an entry in ``regions`` (keyed by image id) are used, in
     data-set order, at most ``max_images`` of them. ``categories`` defaults to
-    the categories present, ordered by their code.
+    the categories present, ordered by their code. If Network Dissection flags
+    channels whose tail counts may be incomplete, a second pass recounts the
+    affected layers exactly (``cap.refined`` lists them).
     """
     from salscope.progress import track  # noqa: PLC0415
 
@@ -241,7 +250,9 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
     starts = np.searchsorted(fix.n[order], np.arange(len(ids) + 1))
     cap: NeuronCapture | None = None
     mask_size = (int(mask_size[0]), int(mask_size[1]))
-    for batch in track(list(iter_batches(chosen, batch_size)), description):
+    batches = list(iter_batches(chosen, batch_size))
+
+    def batch_inputs(batch: list[int]):
         images = [dataset.stimuli[i] for i in batch]
         prepared = []
         for i, img in zip(batch, images):
@@ -249,15 +260,32 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
             prepared.append(prepare_image(i, ids[i], regions[ids[i]], fix.x[sel], fix.y[sel], categories, mask_size,
                                           convention, image_shape=img.shape[:2]))
         x = to_input(model, images, input_size)
-        if device is not None:
-            x = x.to(device)
-        feats = layer_activations(model, x, layers)
-        feats = {k: v.detach().cpu() for k, v in feats.items()}
+        return (x.to(device) if device is not None else x), prepared
+
+    for batch in track(batches, description):
+        x, prepared = batch_inputs(batch)
+        feats = {k: v.detach().cpu() for k, v in layer_activations(model, x, layers).items()}
         if cap is None:
             chans = channels or {k: int(v.shape[1]) for k, v in feats.items()}
             cap = NeuronCapture(chans, categories, convention=convention, mask_size=mask_size, bins=bins,
-                                dissection=dissection)
+                                dissection=dissection, quantile=quantile)
         cap.add(feats, prepared)
-        del feats, x, images
+        del feats, x
     assert cap is not None
+    cap.refined = []
+    if cap.dissect is not None:
+        # Second pass only over the images of segments whose cutoff was above a channel's final threshold.
+        plans = {k: cap.dissect[k].refine_plan() for k in cap.layers}
+        todo = sorted({j for plan in plans.values() for a, b, _ in plan for j in range(a, b)})
+        if todo:
+            redo = [k for k in cap.layers if plans[k]]
+            for part in track(list(iter_batches(todo, batch_size)), f"{description} (exact recount of {len(todo)} images)"):
+                x, prepared = batch_inputs([chosen[j] for j in part])
+                feats = layer_activations(model, x, redo)
+                for k in redo:
+                    for b, j in enumerate(part):
+                        cap.dissect[k].add_refine(feats[k][b].detach().cpu(), prepared[b].category_masks, j)
+            for k in redo:  # thresholds the corrections belong to, also for layers without a bad segment
+                cap.dissect[k].corrected_for = cap.dissect[k].thresholds()
+            cap.refined = [f"{k}:{len({j for a, b, _ in plans[k] for j in range(a, b)})}" for k in redo]
     return cap

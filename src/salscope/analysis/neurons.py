@@ -123,7 +123,7 @@ class NeuronResults:
             if ln.dissection is not None:
                 d = ln.dissection
                 arrays.update(iou=d.iou, iou_threshold=d.threshold, intersection=d.intersection, union=d.union,
-                              mask_area=d.mask_area)
+                              mask_area=d.mask_area, iou_exact=d.exact)
             write_npz(folder / f"layer_{layer}.npz", **arrays)
             cs = self.category_scores(layer)
             layers_meta[layer] = {
@@ -164,7 +164,8 @@ class NeuronResults:
             with np.load(folder / f"layer_{layer}.npz") as z:
                 d = None
                 if "iou" in z:
-                    d = DissectionResult(z["iou"], z["iou_threshold"], z["intersection"], z["union"], z["mask_area"])
+                    d = DissectionResult(z["iou"], z["iou_threshold"], z["intersection"], z["union"], z["mask_area"],
+                                         z["iou_exact"] if "iou_exact" in z else None)
                 layers[layer] = LayerNeurons(layer, z["region_scores"], z["fires"].astype(bool), z["act_min"],
                                              z["act_max"], d, int(meta["layers"][layer].get("flat_maps", 0)))
         return cls(meta["model"], list(meta["categories"]), list(meta["regions"]), layers, dict(meta["settings"]))
@@ -175,8 +176,7 @@ def _num(v: Any) -> float | None:
     return v if np.isfinite(v) else None
 
 
-def results_from_capture(cap: NeuronCapture, model_name: str, settings: Mapping[str, Any] | None = None,
-                         quantile: float = DEFAULT_QUANTILE) -> NeuronResults:
+def results_from_capture(cap: NeuronCapture, model_name: str, settings: Mapping[str, Any] | None = None) -> NeuronResults:
     """Turn a finished :class:`NeuronCapture` into :class:`NeuronResults` (skipping channels that never fire)."""
     layers = {}
     for layer in cap.layers:
@@ -185,7 +185,7 @@ def results_from_capture(cap: NeuronCapture, model_name: str, settings: Mapping[
         fires = (hi > 0) & (hi > lo)
         scores = cap.region_scores(layer).copy()
         scores[:, ~fires] = np.nan
-        diss = cap.dissect[layer].result(quantile) if cap.dissect is not None else None
+        diss = cap.dissect[layer].result() if cap.dissect is not None else None
         layers[layer] = LayerNeurons(layer, scores, fires, lo, hi, diss, cap.flat_maps[layer])
     return NeuronResults(model_name, list(cap.categories), list(cap.regions), layers, dict(settings or {}))
 
@@ -223,14 +223,15 @@ def analyse_neurons(model: Any, dataset: Any, regions: Mapping[str, Any], layers
         raise AnalysisError(f"aggregation={aggregation!r}: use one of {', '.join(AGGREGATIONS)}")
     cap = run_capture(model, dataset, regions, layers, categories=categories, input_size=input_size,
                       batch_size=batch_size, max_images=max_images, convention=convention, mask_size=mask_size,
-                      bins=bins, dissection=dissection, device=device,
+                      bins=bins, dissection=dissection, quantile=quantile, device=device,
                       description=f"neurons {name or getattr(model, 'name', type(model).__name__)}")
     settings = {"dataset": getattr(dataset, "name", ""), "layers": list(layers), "top_k": int(top_k),
                 "threshold": float(threshold), "aggregation": aggregation, "convention": convention,
                 "input_size": None if input_size is None else [int(v) for v in input_size],
                 "mask_size": [int(v) for v in mask_size], "quantile": float(quantile),
-                "iou_threshold": float(iou_threshold), "bins": int(bins), "n_images": len(cap.image_ids)}
-    return results_from_capture(cap, name or getattr(model, "name", type(model).__name__), settings, quantile)
+                "iou_threshold": float(iou_threshold), "bins": int(bins), "n_images": len(cap.image_ids),
+                "recounted_layers": list(cap.refined)}
+    return results_from_capture(cap, name or getattr(model, "name", type(model).__name__), settings)
 
 
 # ---------------------------------------------------------------------------------------------------------------

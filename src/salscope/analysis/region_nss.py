@@ -182,7 +182,9 @@ def region_nss_literal(fmap: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, m
             continue
         for ch in range(m.shape[0]):
             if span[ch] > 0:
-                out[ch, r] = nss(up[ch], np.asarray(xs)[inside], np.asarray(ys)[inside], convention=convention)
+                # A map constant on this image stays exactly constant (rounding in the normalisation would not).
+                smap = np.zeros((big_h, big_w)) if bool((m[ch] == m[ch].flatten()[0]).all()) else up[ch]
+                out[ch, r] = nss(smap, np.asarray(xs)[inside], np.asarray(ys)[inside], convention=convention)
     return out
 
 

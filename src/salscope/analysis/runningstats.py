@@ -119,9 +119,12 @@ class RunningHistogram:
         """Widen/slide each channel's window so that ``[lo, hi]`` (and what was seen) fits."""
         new_lo = torch.minimum(lo, self.minmax.min)
         new_hi = torch.maximum(hi, self.minmax.max)
+        has = torch.isfinite(new_lo) & torch.isfinite(new_hi)  # channels that have seen any value
+        new_lo = torch.where(has, new_lo, torch.zeros_like(new_lo))
+        new_hi = torch.where(has, new_hi, torch.zeros_like(new_hi))
         # First data of a channel: choose the finest power of two that spans the values in half the bins,
         # leaving room to grow before the first merge.
-        fresh = ~self.initialised
+        fresh = ~self.initialised & has
         if fresh.any():
             span = (new_hi[fresh] - new_lo[fresh]).clamp_min(0.0)
             mag = torch.maximum(new_hi[fresh].abs(), new_lo[fresh].abs())
@@ -138,7 +141,7 @@ class RunningHistogram:
             width = self.width
             first = torch.floor(new_lo / width).to(torch.int64)
             last = torch.floor(new_hi / width).to(torch.int64)
-            ok = (first >= self.offset) & (last < self.offset + self.bins)
+            ok = ((first >= self.offset) & (last < self.offset + self.bins)) | ~has
             if bool(ok.all()):
                 return
             need = ~ok
@@ -197,38 +200,74 @@ class RunningHistogram:
         self.offset[idx] = new_off
 
     # -- adding -------------------------------------------------------------
-    def add(self, values: torch.Tensor, labels: torch.Tensor | None = None, *, range_values: torch.Tensor | None = None) -> None:
-        """Count ``values`` ``(C, n)``; ``labels`` ``(n,)`` int in ``[0, n_labels)`` (default all 0).
-
-        ``range_values`` ``(C, m)``: values whose range must fit (defaults to
-        ``values``); used when the values are interpolations of a map whose raw
-        extremes have already been fitted.
-        """
+    def add(self, values: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        """Count ``values`` ``(C, n)``; ``labels`` ``(n,)`` int in ``[0, n_labels)`` (default all 0)."""
         if values.ndim != 2 or values.shape[0] != self.channels:
             raise AnalysisError(f"RunningHistogram.add: expected shape ({self.channels}, n), got {tuple(values.shape)}")
         n = values.shape[1]
         if n == 0:
             return
         v = values.detach()
+        if labels is not None:
+            labels = labels.reshape(-1).to(torch.int64)
+            if labels.numel() != n:
+                raise AnalysisError(f"RunningHistogram.add: {labels.numel()} labels for {n} values")
+            if int(labels.min()) < 0 or int(labels.max()) >= self.n_labels:
+                raise AnalysisError(f"RunningHistogram.add: labels must lie in 0..{self.n_labels - 1}")
+        lo, hi = v.amin(1).to(torch.float64), v.amax(1).to(torch.float64)
+        if not bool(torch.isfinite(lo).all() & torch.isfinite(hi).all()):
+            raise AnalysisError("RunningHistogram.add: activations contain NaN/Inf; check the model and its input")
+        self._fit(lo, hi)
+        self._update_minmax(lo, hi, v.numel())
+        # Bin index, broadcast per channel: widths are powers of two, so v * 2**-e is exact.
+        inv = torch.pow(2.0, -self.exponent.to(torch.float64))[:, None]
+        b = torch.floor(v.to(torch.float64) * inv).sub_(self.offset.to(torch.float64)[:, None])
+        b.clamp_(0, self.bins - 1)
+        b = b.to(torch.int64)
+        b += (torch.arange(self.channels) * (self.n_labels * self.bins))[:, None]
+        if labels is not None:
+            b += (labels * self.bins)[None, :]
+        self.counts += torch.bincount(b.reshape(-1), minlength=self.counts.numel()).view_as(self.counts)
+
+    def _update_minmax(self, lo: torch.Tensor, hi: torch.Tensor, n: int) -> None:
+        mm = self.minmax
+        mm.min = torch.minimum(mm.min, lo)
+        mm.max = torch.maximum(mm.max, hi)
+        mm.count += int(n)
+
+    def add_sparse(self, channels: torch.Tensor, values: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        """Count ``values[i]`` for channel ``channels[i]`` (and label ``labels[i]``): 1-D tensors of equal length."""
+        channels = channels.reshape(-1).to(torch.int64)
+        values = values.detach().reshape(-1)
+        if channels.numel() != values.numel() or (labels is not None and labels.numel() != values.numel()):
+            raise AnalysisError("RunningHistogram.add_sparse: channels, values and labels need equal lengths")
+        if values.numel() == 0:
+            return
+        if int(channels.min()) < 0 or int(channels.max()) >= self.channels:
+            raise AnalysisError(f"RunningHistogram.add_sparse: channels must lie in 0..{self.channels - 1}")
+        v64 = values.to(torch.float64)
+        lo = torch.full((self.channels,), float("inf"), dtype=torch.float64).scatter_reduce(0, channels, v64, "amin")
+        hi = torch.full((self.channels,), float("-inf"), dtype=torch.float64).scatter_reduce(0, channels, v64, "amax")
+        self._add(channels, values, None if labels is None else labels.reshape(-1), lo, hi, None)
+
+    def _add(self, chan: torch.Tensor, v: torch.Tensor, labels: torch.Tensor | None, lo: torch.Tensor, hi: torch.Tensor,
+             dense_n: int | None) -> None:
         if not bool(torch.isfinite(v).all()):
             raise AnalysisError("RunningHistogram.add: activations contain NaN/Inf; check the model and its input")
-        rv = v if range_values is None else range_values.detach()
-        self._fit(rv.min(1).values.to(torch.float64), rv.max(1).values.to(torch.float64))
-        self.minmax.add(rv)
-        width = self.width.to(v.dtype if v.dtype == torch.float64 else torch.float64)
-        b = torch.floor(v.to(torch.float64) / width[:, None]).to(torch.int64) - self.offset[:, None]
-        b.clamp_(0, self.bins - 1)  # values equal to a fitted extreme can only land inside; clamp guards rounding
-        chan = torch.arange(self.channels)[:, None] * (self.n_labels * self.bins)
-        if labels is None:
-            flat = (b + chan).reshape(-1)
-        else:
-            lab = labels.reshape(1, -1).to(torch.int64)
-            if lab.shape[1] != n:
-                raise AnalysisError(f"RunningHistogram.add: {lab.shape[1]} labels for {n} values")
-            if n and (int(lab.min()) < 0 or int(lab.max()) >= self.n_labels):
+        if labels is not None:
+            labels = labels.to(torch.int64)
+            if int(labels.min()) < 0 or int(labels.max()) >= self.n_labels:
                 raise AnalysisError(f"RunningHistogram.add: labels must lie in 0..{self.n_labels - 1}")
-            flat = (b + chan + lab * self.bins).reshape(-1)
-        self.counts += torch.bincount(flat, minlength=self.counts.numel()).view_as(self.counts)
+        self._fit(lo, hi)
+        self._update_minmax(lo, hi, v.numel())
+        inv = torch.pow(2.0, -self.exponent.to(torch.float64))
+        b = torch.floor(v.to(torch.float64) * inv[chan]).to(torch.int64)
+        b -= self.offset[chan]
+        b.clamp_(0, self.bins - 1)  # fitted above, so only rounding at an extreme could fall outside
+        b += chan * (self.n_labels * self.bins)
+        if labels is not None:
+            b += labels * self.bins
+        self.counts += torch.bincount(b, minlength=self.counts.numel()).view_as(self.counts)
 
     # -- reading ------------------------------------------------------------
     @property
