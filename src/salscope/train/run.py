@@ -210,6 +210,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
         warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
         warnings.filterwarnings("ignore", message=r".*no `val_dataloader`.*")  # --val-split none is a choice
+        warnings.filterwarnings("ignore", message=r".*Checkpoint directory .* exists and is not empty.*")  # resume
         trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(resume_from) if resume_from else None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
