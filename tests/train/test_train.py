@@ -59,11 +59,13 @@ def test_feature_cache_gives_the_same_training_as_the_encoder(tiny):
 
 def test_setup_saliency_finetunes_only_from_the_named_layer(tiny):
     base = train(tiny("fixed"))
-    ft = train(tiny("ft", setup="saliency", finetune_from="block15"))
+    ft = train(tiny("ft", setup="saliency"))  # default depth: the deepest decoder layer, block15
     s0, s1 = state(base.last_checkpoint), state(ft.last_checkpoint)
     moved = {k for k in s0 if k.startswith("model.encoder.") and s0[k].dtype.is_floating_point
              and not torch.equal(s0[k], s1[k])}
     assert moved and all(k.startswith("model.encoder._blocks.15.") for k in moved)
+    # The filled-in default does not break the resume guard.
+    assert train(tiny("ft", setup="saliency", epochs=2, resume=True)).epochs_run == 2
     with pytest.raises(ModelError, match="unknown layer.*'conv9'.*valid layers: stem, block0"):
         train(tiny("bad", setup="saliency", finetune_from="conv9"))
 

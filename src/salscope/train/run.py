@@ -131,11 +131,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     if last.is_file():
         if not config.resume:
             raise TrainError(f"--out {out} already holds a run ({last}); pass --resume to continue it or choose another --out")
-        check_resume(read_checkpoint_meta(last), config, str(last))
         resume_from = last
-    elif config.resume and (out / "config.json").is_file():
-        stored = json.loads((out / "config.json").read_text())
-        check_resume(stored, config, str(out / "config.json"))
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     ds, train_ds, val_ds = _load_data(config)
@@ -176,12 +172,19 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
             train_set = tdata.SaliencyImages(train_ds, config.input_size, train_t)
             val_set = tdata.SaliencyImages(val_ds, config.input_size, val_t) if val_ds else None
 
+    # The configuration is compared only now, once defaults that depend on the backbone are filled in.
+    if resume_from is not None:
+        check_resume(read_checkpoint_meta(resume_from), config, str(resume_from))
+    elif config.resume and (out / "config.json").is_file():
+        stored = json.loads((out / "config.json").read_text())
+        check_resume(stored, config, str(out / "config.json"))
     write_json(out / "config.json", {**config.to_dict(), "config": config.result_fields(),
                                      "config_hash": config.config_hash()})
     loader_kw = {"batch_size": config.batch_size, "num_workers": config.num_workers,
                  "persistent_workers": config.num_workers > 0}
-    train_loader = torch.utils.data.DataLoader(train_set, sampler=tdata.EpochSampler(len(train_set), config.seed),
-                                               drop_last=False, **loader_kw)
+    sampler = tdata.EpochSampler(len(train_set), config.seed)
+    task.epoch_sampler = sampler
+    train_loader = torch.utils.data.DataLoader(train_set, sampler=sampler, drop_last=False, **loader_kw)
     val_loader = torch.utils.data.DataLoader(val_set, shuffle=False, **loader_kw) if val_set is not None else None
 
     # Two checkpoint callbacks: Lightning >= 2.6 writes save_last only when a top-k file was written too,

@@ -43,6 +43,7 @@ class _Task(L.LightningModule):
         super().__init__()
         self.config = config
         self.meta = meta
+        self.epoch_sampler = None  # set by salscope.train.run; see on_train_epoch_start
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -51,6 +52,12 @@ class _Task(L.LightningModule):
 
     def encoder_module(self) -> nn.Module:
         raise NotImplementedError
+
+    def on_train_epoch_start(self) -> None:
+        # Lightning calls set_epoch on a plain sampler itself; under DDP it wraps ours in a distributed
+        # sampler that does not forward the epoch, so it is set here too (the order is read after this hook).
+        if self.epoch_sampler is not None:
+            self.epoch_sampler.set_epoch(self.current_epoch)
 
     def configure_optimizers(self):
         params = [p for p in self.parameters() if p.requires_grad]
