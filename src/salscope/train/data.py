@@ -54,19 +54,20 @@ class FixationTargets:
 
     def __init__(self, dataset: Dataset, out_size: tuple[int, int], density_sigma_deg: float | None = None):
         self.dataset, self.out_size = dataset, tuple(out_size)
-        self.sigma_px = None
+        self.sigma_deg_px = None  # σ in pixels of the original images
         if density_sigma_deg is not None:
             ppd = float(dataset.meta.get("ppd") or 0) or None
             if ppd is None:
                 raise DataError(f"data set '{dataset.name}' has no ppd in its meta; CC/KL targets need it (or use --loss nss/nll)")
-            h, w = dataset.stimuli.sizes[0]
-            self.sigma_px = float(density_sigma_deg) * ppd * out_size[1] / w
+            self.sigma_deg_px = float(density_sigma_deg) * ppd
 
     def __call__(self, i: int) -> dict[str, torch.Tensor]:
         f = scaled_fixations(self.dataset, i, self.out_size)
         out = {"fixation_map": torch.from_numpy(f.fixation_map(0, self.out_size, counts=True)).float()}
-        if self.sigma_px is not None:
-            out["density"] = torch.from_numpy(f.density(0, self.out_size, sigma_px=self.sigma_px)).float()
+        if self.sigma_deg_px is not None:
+            width = self.dataset.stimuli.sizes[i][1]  # per image: data sets may mix sizes
+            sigma = self.sigma_deg_px * self.out_size[1] / width
+            out["density"] = torch.from_numpy(f.density(0, self.out_size, sigma_px=sigma)).float()
         return out
 
 
