@@ -214,3 +214,16 @@ def test_figures_write_png_and_data(planted, planted_model, swapped_model, resul
                              "conv", 0, tmp_path / "ch0.png", n_images=2)
     data = json.loads(p.with_suffix(".json").read_text())
     assert data["category"] == "text" and len(data["panels"]) == 4
+
+
+def test_capture_state_resumes(planted, planted_model, results):
+    from salscope.analysis.capture import NeuronCapture, run_capture
+    from salscope.analysis.neurons import results_from_capture
+
+    ds, regions = planted
+    cap = run_capture(planted_model, ds, regions, ["conv", "deep"], input_size=None, batch_size=5, mask_size=MASK,
+                      bins=512)
+    back = results_from_capture(NeuronCapture.from_state_dict(cap.state_dict()), "planted")
+    for layer in ("conv", "deep"):
+        np.testing.assert_array_equal(back.layer(layer).region_scores, results.layer(layer).region_scores)
+        np.testing.assert_array_equal(back.layer(layer).dissection.iou, results.layer(layer).dissection.iou)

@@ -232,7 +232,9 @@ class DissectionAccumulator:
                 "mask_size": list(self.mask_size), "n_categories": self.n_categories, "quantile": self.quantile,
                 "margin": self.margin, "bins": self.bins, "mask_area": self.mask_area.numpy().copy(),
                 "segments": [[a, b, c.numpy().copy()] for a, b, c in self.segments],
-                "extra": None if self.extra is None else self.extra.state_dict()}
+                "extra": None if self.extra is None else self.extra.state_dict(),
+                "corr_inter": self.corr_inter.numpy().copy(), "corr_act": self.corr_act.numpy().copy(),
+                "corrected_for": None if self.corrected_for is None else self.corrected_for.numpy().copy()}
 
     def load_state_dict(self, state: dict[str, Any]) -> "DissectionAccumulator":
         self.raw.load_state_dict(state["raw"])
@@ -250,6 +252,10 @@ class DissectionAccumulator:
         if state.get("extra") is not None:
             self.extra = RunningHistogram(self.channels, bins=self.bins, n_labels=self.n_categories)
             self.extra.load_state_dict(state["extra"])
+        self.corr_inter = torch.as_tensor(np.asarray(state["corr_inter"]), dtype=torch.float64)
+        self.corr_act = torch.as_tensor(np.asarray(state["corr_act"]), dtype=torch.float64)
+        cf = state.get("corrected_for")
+        self.corrected_for = None if cf is None else torch.as_tensor(np.asarray(cf), dtype=torch.float64)
         return self
 
     def result(self, threshold: np.ndarray | None = None) -> "DissectionResult":
