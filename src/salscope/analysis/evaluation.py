@@ -166,24 +166,41 @@ def resolve_model(spec: Any) -> Any:
 # --------------------------------------------------------------------------- gold maps
 
 
-def gaussian_density(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], sigma_px: float, truncate: float = 4.0) -> np.ndarray:
+def gaussian_density(
+    rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int], sigma_px: float, truncate: float = 4.0, block: int = 150
+) -> np.ndarray:
     """Blurred fixation counts, normalised: ``scipy.ndimage.gaussian_filter(mode="constant")`` of the count map.
 
-    Computed as ``K_rows^T K_cols`` with one truncated, normalised 1-D kernel
-    row per fixation (sparse maps: O(F H W) with BLAS instead of a full-image
-    convolution); equal to :meth:`salscope.data.Fixations.density` to rounding.
+    The blur of a count map is ``K_r^T K_c`` with one truncated, normalised
+    1-D kernel row per fixation (``K_r``: F×H, ``K_c``: F×W). It is computed
+    block by block (``block``² tiles), each tile multiplying only the
+    fixations whose kernel reaches it — exact, and several times fewer
+    operations than a full-image convolution. Equal to
+    :meth:`salscope.data.Fixations.density` to rounding.
     """
     h, w = shape
     radius = int(truncate * sigma_px + 0.5)
     taps = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel_sum = np.exp(-0.5 * (taps / sigma_px) ** 2).sum()
+    kernel = np.exp(-0.5 * (taps / sigma_px) ** 2)
+    kernel /= kernel.sum()
 
     def axis(pos: np.ndarray, length: int) -> np.ndarray:
         d = np.arange(length)[None, :] - pos[:, None]
-        k = np.exp(-0.5 * (d / sigma_px) ** 2) / kernel_sum
-        return np.where(np.abs(d) <= radius, k, 0.0)
+        return np.where(np.abs(d) <= radius, kernel[np.clip(d + radius, 0, 2 * radius)], 0.0)
 
-    dens = axis(rows, h).T @ axis(cols, w)
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    k_rows, k_cols = axis(rows, h), axis(cols, w)
+    dens = np.zeros((h, w))
+    for r0 in range(0, h, block):
+        near_r = (rows + radius >= r0) & (rows - radius < r0 + block)
+        if not near_r.any():
+            continue
+        kr, kc, cr = k_rows[near_r, r0 : r0 + block], k_cols[near_r], cols[near_r]
+        for c0 in range(0, w, block):
+            near = (cr + radius >= c0) & (cr - radius < c0 + block)
+            if near.any():
+                dens[r0 : r0 + block, c0 : c0 + block] = kr[near].T @ kc[near, c0 : c0 + block]
     return dens / dens.sum()
 
 
