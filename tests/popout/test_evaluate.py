@@ -182,3 +182,23 @@ def test_example_figure_and_montage(quick_set):
     assert img.shape == (256 * 2 + 4, 256 * 2 + 4, 3)
     assert np.array_equal(img[:256, 260:], tiles[1].image)
     assert np.all(img[260:, 260:] == 255)
+
+
+def test_results_round_trip_through_files(quick_set, tmp_path):
+    from salscope.analysis.popout import load_popout_results
+
+    res = evaluate_popout([ColourContrast(), "test_no_switch"], quick_set, max_images=12)
+    write_popout_results(res, tmp_path / "r")
+    back = load_popout_results(tmp_path / "r")
+    assert back.models == res.models and back.max_fixations == res.max_fixations
+    assert len(back.summary) == len(res.summary)
+    for a, b in zip(res.summary, back.summary):
+        assert a.keys() == b.keys()
+        for k in a:
+            if isinstance(a[k], float):
+                assert b[k] == pytest.approx(a[k], rel=1e-12), k
+            else:
+                assert a[k] == b[k], k
+    assert back.markdown() == res.markdown()
+    with pytest.raises(AnalysisError, match="cannot read pop-out results"):
+        load_popout_results(tmp_path / "missing")

@@ -393,7 +393,7 @@ def evaluate_popout(
 
 
 def plot_dimension(results: PopoutResults, dimension: str) -> Any:
-    """Figure: fraction found and mean fixations-to-find vs level, one line per model."""
+    """Figure: fraction found, fraction found first and mean fixations-to-find vs level, one line per model."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg", force=False)
@@ -403,14 +403,15 @@ def plot_dimension(results: PopoutResults, dimension: str) -> Any:
     if not rows:
         raise AnalysisError(f"no results for dimension '{dimension}'")
     levels = sorted({r["level"] for r in rows})
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12.0, 3.2), constrained_layout=True)
     for m in [mm["name"] for mm in results.models]:
         mr = sorted((r for r in rows if r["model"] == m), key=lambda r: r["level"])
         if not mr:
             continue
         xs = [r["level"] for r in mr]
         axes[0].plot(xs, [r["fraction_found"] for r in mr], marker="o", label=m)
-        axes[1].plot(xs, [r["mean_fixations"] for r in mr], marker="o", label=m)
+        axes[1].plot(xs, [r["fraction_first"] for r in mr], marker="o", label=m)
+        axes[2].plot(xs, [r["mean_fixations"] for r in mr], marker="o", label=m)
     labels = [_fmt_value(LEVELS[dimension][lv]) for lv in levels]
     for ax in axes:
         ax.set_xticks(levels)
@@ -418,10 +419,12 @@ def plot_dimension(results: PopoutResults, dimension: str) -> Any:
         ax.set_xlabel(f"level: {dimension} difference")
         ax.grid(alpha=0.3)
     axes[0].set_ylim(-0.02, 1.02)
-    axes[0].set_ylabel("fraction found")
-    axes[1].set_ylabel(f"mean fixations to find (cap {results.max_fixations})")
-    axes[1].set_yscale("log")
-    axes[0].legend(fontsize=8)
+    axes[0].set_ylabel(f"fraction found (≤ {results.max_fixations} fixations)")
+    axes[1].set_ylim(-0.02, 1.02)
+    axes[1].set_ylabel("fraction found by the 1st fixation")
+    axes[2].set_ylabel(f"mean fixations to find (cap {results.max_fixations})")
+    axes[2].set_yscale("log")
+    axes[2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.suptitle(f"pop-out: {dimension}")
     return fig
 
@@ -518,3 +521,46 @@ def example_figure(
                 ax.set_ylabel(dim, fontsize=8)
     fig.subplots_adjust(left=0.06, right=0.99, top=0.97, bottom=0.01, wspace=0.05, hspace=0.22)
     return fig
+
+
+def load_popout_results(folder: str | Path) -> PopoutResults:
+    """Read back what :func:`write_popout_results` wrote (``per_image.csv`` + ``summary.json``).
+
+    The summary is recomputed from the per-image rows, so it matches a fresh
+    run exactly. Raises :class:`AnalysisError` naming the file when either is
+    missing or malformed.
+    """
+    import csv  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    folder = Path(folder)
+    csv_path, json_path = folder / "per_image.csv", folder / "summary.json"
+    try:
+        meta = json.loads(json_path.read_text())
+        with csv_path.open(newline="") as fh:
+            raw = list(csv.DictReader(fh))
+        rows = []
+        for r in raw:
+            row: dict[str, Any] = dict(r)
+            row["level"] = int(r["level"])
+            row["set_size"] = int(r["set_size"])
+            row["n_fixations"] = int(r["n_fixations"])
+            row["found"] = r["found"] == "True"
+            row["found_first"] = r["found_first"] == "True"
+            for key in ("gsi", "msr_target", "msr_background", "seconds", "nss", "auc_judd"):
+                row[key] = float(r[key]) if r.get(key) not in (None, "") else None
+            rows.append(row)
+        models = meta["models"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise AnalysisError(
+            f"cannot read pop-out results in {folder} ({exc}); rerun `salscope popout evaluate --out {folder}`"
+        ) from exc
+    names = [m["name"] for m in models]
+    return PopoutResults(
+        per_image=rows,
+        summary=_summarise(rows, names),
+        models=models,
+        set_dir=meta.get("set_dir", ""),
+        max_fixations=int(meta.get("max_fixations", MAX_FIXATIONS)),
+        notes=list(meta.get("notes", [])),
+    )

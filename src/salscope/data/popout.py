@@ -510,7 +510,7 @@ def load_search_array(folder: str | Path, name: str) -> SearchArray:
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {meta_path}: {exc}; regenerate the set with `salscope popout generate`") from exc
     arr = SearchArray(
-        image=np.ascontiguousarray(arrays["image"], dtype=np.uint8),
+        image=np.array(arrays["image"], dtype=np.uint8),  # a writable copy (PIL's buffer is read-only)
         target_mask=np.asarray(arrays["target"]) > 0,
         distractor_ids=np.asarray(arrays["distractors"]).astype(np.uint16),
         meta=meta,
