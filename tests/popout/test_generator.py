@@ -156,7 +156,6 @@ def test_feature_differences_match_the_level(level):
 def test_shape_targets_have_the_distractors_area():
     for level, sides in enumerate(LEVELS["shape"]):
         arr = make_search_array("shape", level, set_size=4, seed=1, image_size=(200, 200), item_size=40.0, jitter=0.0)
-        (rs, cs) = np.nonzero(arr.target_mask)
         # coverage-weighted area: reconstruct from pixel values between background and item grey
         bg = arr.meta["background"][0]
         fg = arr.meta["target"]["color"][0]

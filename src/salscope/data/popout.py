@@ -40,6 +40,27 @@ import numpy as np
 
 from salscope.errors import ConfigError, DataError
 
+__all__ = [
+    "DIMENSIONS",
+    "LEVELS",
+    "LEVEL_UNITS",
+    "PRESETS",
+    "Item",
+    "PopoutSet",
+    "SearchArray",
+    "benchmark_specs",
+    "generate_benchmark",
+    "grid_shape",
+    "image_seed",
+    "items_from_meta",
+    "lch_to_srgb",
+    "load_popout_set",
+    "load_search_array",
+    "make_search_array",
+    "render_items",
+    "save_search_array",
+]
+
 GENERATOR_VERSION = 1
 
 DIMENSIONS: tuple[str, ...] = ("colour", "orientation", "size", "shape", "luminance", "conjunction")

@@ -34,6 +34,8 @@ import numpy as np
 
 from salscope.errors import MetricError
 
+__all__ = ["MAX_FIXATIONS", "SearchResult", "fixations_to_find", "global_saliency_index", "max_saliency_ratios"]
+
 MAX_FIXATIONS = 100
 
 
