@@ -11,7 +11,7 @@ Following the P3 protocol of Kotseruba et al. (BMVC 2019):
   (B = background, outside every item).
 
 Maps are min–max normalised to [0, 1] per image before the index and the
-ratios (P3 normalises the same way), which makes both independent of a map's
+ratios, which makes both independent of a map's
 offset and scale. The standard fixation metrics (NSS, AUC) are computed by
 :mod:`salscope.analysis.popout` with the target centre as the one fixation.
 
