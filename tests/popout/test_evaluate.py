@@ -91,12 +91,12 @@ def test_scores_match_the_metrics_and_standard_metrics(quick_set):
     search = fixations_to_find(smap, arr.target_mask, arr.ior_radius)
     assert row["n_fixations"] == search.n_fixations and row["found"] == search.found
     assert row["gsi"] == pytest.approx(global_saliency_index(smap, arr.target_mask, arr.distractor_mask))
-    if not hasattr(sm, "nss"):
-        pytest.skip("salscope.metrics.nss not available yet")
     tx, ty = arr.target_xy
     assert row["nss"] == pytest.approx(sm.nss(smap, np.array([tx]), np.array([ty])))
     z = (smap - smap.mean()) / smap.std()
     assert row["nss"] == pytest.approx(z[int(np.floor(ty + 0.5)), int(np.floor(tx + 0.5))])
+    assert row["auc_judd"] == pytest.approx(sm.auc_judd(smap, np.array([tx]), np.array([ty])))
+    assert 0.5 < row["auc_judd"] <= 1.0          # the colour-contrast map ranks the target above most pixels
 
 
 def test_models_are_built_without_centre_prior():

@@ -32,6 +32,7 @@ import numpy as np
 from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS, PopoutSet, SearchArray, load_popout_set
 from salscope.errors import AnalysisError, ModelError
 from salscope.metrics.popout import MAX_FIXATIONS, fixations_to_find, global_saliency_index, max_saliency_ratios
+from salscope.metrics import auc_judd, nss
 
 PER_IMAGE_FIELDS = [
     "model",
@@ -229,26 +230,11 @@ def model_kind(model: Any) -> str:
     return "other"
 
 
-def _standard_metrics() -> dict[str, Any]:
-    """NSS / AUC-Judd from salscope.metrics when that engineer's module provides them."""
-    out: dict[str, Any] = {}
-    try:
-        import salscope.metrics as sm  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - metrics package missing entirely
-        return out
-    for name in ("nss", "auc_judd"):
-        fn = getattr(sm, name, None)
-        if callable(fn):
-            out[name] = fn
-    return out
-
-
 def score_search_array(
     saliency_map: np.ndarray,
     array: SearchArray,
     *,
     max_fixations: int = MAX_FIXATIONS,
-    standard: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every pop-out score of one map on one search array (a dict of floats/ints/bools)."""
     smap = np.asarray(saliency_map, dtype=np.float64)
@@ -267,12 +253,11 @@ def score_search_array(
         "gsi": gsi,
         "msr_target": msr_t,
         "msr_background": msr_b,
-        "nss": None,
-        "auc_judd": None,
     }
-    tx, ty = array.target_xy
-    for name, fn in (standard if standard is not None else _standard_metrics()).items():
-        row[name] = float(fn(smap, np.array([tx]), np.array([ty])))
+    # The standard metrics with the target centre as the one fixation (P3's protocol).
+    tx, ty = np.array([array.target_xy[0]]), np.array([array.target_xy[1]])
+    row["nss"] = float(nss(smap, tx, ty))
+    row["auc_judd"] = float(auc_judd(smap, tx, ty))
     return row
 
 
@@ -354,9 +339,6 @@ def evaluate_popout(
     for name, model in zip(names, built):
         if getattr(model, "center_prior", False):
             notes.append(f"{name}: its centre prior could not be switched off (center_prior=True)")
-    standard = _standard_metrics()
-    if "auc_judd" not in standard:
-        notes.append("auc_judd not available in salscope.metrics; its column is empty")
 
     per_image: list[dict] = []
     for i in track(indices, f"popout × {len(built)} models"):
@@ -366,7 +348,7 @@ def evaluate_popout(
             t0 = time.perf_counter()
             smap = model.saliency_map(array.image)
             seconds = time.perf_counter() - t0
-            row = score_search_array(smap, array, max_fixations=max_fixations, standard=standard)
+            row = score_search_array(smap, array, max_fixations=max_fixations)
             per_image.append(
                 {
                     "model": name,
