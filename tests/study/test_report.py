@@ -48,10 +48,11 @@ def test_finding_bias_compares_gains_in_deepest_layer():
 
 def test_finding_natural_vs_synthetic():
     evaluate = {"table": [{"model": "deep", "kind": "deep", "nss": 1.8}, {"model": "gbvs", "kind": "classical", "nss": 1.2}]}
-    popout = {"overall": [{"model": "deep", "kind": "deep", "fraction_found": 0.3},
-                          {"model": "gbvs", "kind": "classical", "fraction_found": 0.7}]}
-    assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.REPRODUCED
-    popout["overall"][0]["fraction_found"] = 0.9
+    popout = {"overall": [{"model": "deep", "kind": "deep", "fraction_first": 0.3, "fraction_found": 1.0},
+                          {"model": "gbvs", "kind": "classical", "fraction_first": 0.7, "fraction_found": 0.9}]}
+    v = V.finding_natural_vs_synthetic(evaluate, popout)
+    assert v.status == V.REPRODUCED and "gbvs 0.70 vs best deep deep 0.30" in v.reason
+    popout["overall"][0]["fraction_first"] = 0.9
     assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.INCONCLUSIVE
     evaluate["table"][0]["nss"] = 1.0
     assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.NOT_REPRODUCED

@@ -69,7 +69,7 @@ def test_stage_numbers_are_sane(study):
     assert all(0 <= r["auc_judd"] <= 1 for r in evaluate.values())
     popout = _stage(out, "popout")
     assert {r["kind"] for r in popout["overall"]} == {"deep", "classical"}
-    assert all(0 <= r["fraction_found"] <= 1 for r in popout["overall"])
+    assert all(0 <= r["fraction_first"] <= r["fraction_found"] <= 1 for r in popout["overall"])
     neurons = _stage(out, "neurons")
     assert neurons["layers"] == ["block13", "block14", "block15"]
     assert {r["model"] for r in neurons["per_category"]} == {"pretrained", "saliency", "scene"}

@@ -95,9 +95,11 @@ def finding_natural_vs_synthetic(evaluate: dict[str, Any], popout: dict[str, Any
     """Finding 3: deep models beat classical ones on natural images, classical beat deep on pop-out arrays.
 
     Natural: the best deep model's ``metric`` against the best classical one.
-    Synthetic: the best classical model's fraction of pop-out targets found
-    (conjunction controls excluded) against the best deep model's. Both halves
-    hold → reproduced; neither → not reproduced; one → inconclusive.
+    Synthetic: the best classical model's fraction of pop-out targets found by
+    the first fixation — the map's maximum lies on the target (conjunction
+    controls excluded) — against the best deep model's. "Found within 100
+    fixations" is not used: it rewards smooth maps as much as pop-out. Both
+    halves hold → reproduced; neither → not reproduced; one → inconclusive.
     """
     table = _rows(evaluate, "table")
     deep = [r for r in table if r.get("kind") == "deep" and r.get(metric) is not None]
@@ -109,13 +111,13 @@ def finding_natural_vs_synthetic(evaluate: dict[str, Any], popout: dict[str, Any
         return Verdict(INCONCLUSIVE, "needs deep and classical models on both natural and pop-out images")
     bd = max(deep, key=lambda r: r[metric])
     bc = max(classical, key=lambda r: r[metric])
-    pd = max(pdeep, key=lambda r: r["fraction_found"])
-    pc = max(pclassical, key=lambda r: r["fraction_found"])
+    pd = max(pdeep, key=lambda r: r["fraction_first"])
+    pc = max(pclassical, key=lambda r: r["fraction_first"])
     natural = bd[metric] > bc[metric]
-    synthetic = pc["fraction_found"] > pd["fraction_found"]
+    synthetic = pc["fraction_first"] > pd["fraction_first"]
     text = (f"natural {metric.upper()}: best deep {bd['model']} {bd[metric]:.3f} vs best classical "
-            f"{bc['model']} {bc[metric]:.3f}; pop-out targets found: best classical {pc['model']} "
-            f"{pc['fraction_found']:.2f} vs best deep {pd['model']} {pd['fraction_found']:.2f}")
+            f"{bc['model']} {bc[metric]:.3f}; pop-out targets found by the first fixation: best classical "
+            f"{pc['model']} {pc['fraction_first']:.2f} vs best deep {pd['model']} {pd['fraction_first']:.2f}")
     if natural and synthetic:
         return Verdict(REPRODUCED, text)
     if not natural and not synthetic:

@@ -190,6 +190,7 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
         n = sum(r["n_images"] for r in rows)
         overall_rows.append({
             "model": model, "kind": rows[0]["kind"], "n_images": n,
+            "fraction_first": sum(r["fraction_first"] * r["n_images"] for r in rows) / n,
             "fraction_found": sum(r["fraction_found"] * r["n_images"] for r in rows) / n,
             "mean_fixations": sum(r["mean_fixations"] * r["n_images"] for r in rows) / n,
         })
