@@ -54,9 +54,9 @@ class RunningMinMax:
             raise AnalysisError(f"RunningMinMax.add: expected shape ({self.channels}, n), got {tuple(values.shape)}")
         if values.shape[1] == 0:
             return
-        v = values.detach().to(torch.float64)
-        self.min = torch.minimum(self.min, v.min(dim=1).values)
-        self.max = torch.maximum(self.max, v.max(dim=1).values)
+        v = values.detach()
+        self.min = torch.minimum(self.min, v.amin(dim=1).to(torch.float64))
+        self.max = torch.maximum(self.max, v.amax(dim=1).to(torch.float64))
         self.count += int(values.shape[1])
 
     def state_dict(self) -> dict[str, Any]:
@@ -249,6 +249,49 @@ class RunningHistogram:
         lo = torch.full((self.channels,), float("inf"), dtype=torch.float64).scatter_reduce(0, channels, v64, "amin")
         hi = torch.full((self.channels,), float("-inf"), dtype=torch.float64).scatter_reduce(0, channels, v64, "amax")
         self._add(channels, values, None if labels is None else labels.reshape(-1), lo, hi, None)
+
+    def add_runs(self, counts: torch.Tensor, values: torch.Tensor, labels: torch.Tensor | None = None, *,
+                 lo: torch.Tensor | None = None, hi: torch.Tensor | None = None) -> None:
+        """Count values grouped by channel: the first ``counts[0]`` belong to channel 0, and so on.
+
+        This is the layout of ``x.masked_select(mask)`` on a ``(C, n)`` tensor, so no
+        per-value channel index is needed. ``lo``/``hi`` (optional, ``(C,)``) bound
+        each channel's values (``lo`` may be lower than the true minimum); channels
+        without values are ignored.
+        """
+        counts = counts.reshape(-1).to(torch.int64)
+        values = values.detach().reshape(-1)
+        if counts.numel() != self.channels or int(counts.sum()) != values.numel():
+            raise AnalysisError("RunningHistogram.add_runs: counts must have one entry per channel and sum to len(values)")
+        if values.numel() == 0:
+            return
+        if not bool(torch.isfinite(values).all()):
+            raise AnalysisError("RunningHistogram.add: activations contain NaN/Inf; check the model and its input")
+        has = counts > 0
+        if lo is None or hi is None:
+            chan = torch.arange(self.channels).repeat_interleave(counts)
+            v64 = values.to(torch.float64)
+            lo = torch.full((self.channels,), float("inf"), dtype=torch.float64).scatter_reduce(0, chan, v64, "amin")
+            hi = torch.full((self.channels,), float("-inf"), dtype=torch.float64).scatter_reduce(0, chan, v64, "amax")
+        lo = torch.where(has, lo.to(torch.float64), torch.full_like(lo, float("inf"), dtype=torch.float64))
+        hi = torch.where(has, hi.to(torch.float64), torch.full_like(hi, float("-inf"), dtype=torch.float64))
+        self._fit(lo, hi)
+        mm = self.minmax
+        mm.min = torch.minimum(mm.min, lo)
+        mm.max = torch.maximum(mm.max, hi)
+        mm.count += int(values.numel())
+        chan = torch.arange(self.channels).repeat_interleave(counts)
+        inv = torch.pow(2.0, -self.exponent.to(torch.float64))
+        b = torch.floor(values.to(torch.float64) * inv[chan]).to(torch.int64)
+        b -= self.offset[chan]
+        b.clamp_(0, self.bins - 1)  # fitted above, so only rounding at an extreme could fall outside
+        b += chan * (self.n_labels * self.bins)
+        if labels is not None:
+            labels = labels.reshape(-1).to(torch.int64)
+            if int(labels.min()) < 0 or int(labels.max()) >= self.n_labels:
+                raise AnalysisError(f"RunningHistogram.add: labels must lie in 0..{self.n_labels - 1}")
+            b += labels * self.bins
+        self.counts += torch.bincount(b, minlength=self.counts.numel()).view_as(self.counts)
 
     def _add(self, chan: torch.Tensor, v: torch.Tensor, labels: torch.Tensor | None, lo: torch.Tensor, hi: torch.Tensor,
              dense_n: int | None) -> None:
