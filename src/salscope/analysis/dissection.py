@@ -91,7 +91,7 @@ class DissectionAccumulator:
     (1, 1, 2, 4, 8, ... images); at the start of a segment each channel gets a
     cutoff, a running lower estimate of its final threshold (the raw
     ``1 - m q`` quantile of the images seen so far, less one bin, with ``m``
-    shrinking from ``margin·17`` to ``margin`` as data accumulates), and
+    shrinking from ``3·margin`` to ``margin`` as data accumulates), and
     upsampled values at or below it are dropped before counting (:func:`upsampled_above`).
     The first image is counted in full. When a channel's final threshold lies
     below a segment's cutoff, :meth:`refine_plan` names the segment and a second
@@ -132,7 +132,7 @@ class DissectionAccumulator:
             cut = torch.full((self.channels,), float("-inf"), dtype=torch.float32)
             end = 1
         else:
-            m = self.margin * (1.0 + 16.0 / n)
+            m = self.margin * min(1.0 + 16.0 / n, 3.0)
             q = max(0.0, 1.0 - m * self.quantile)
             cut = (self.raw.quantile(q) - self.raw.width).to(torch.float32)
             # float32 rounding must never move the cutoff above the float64 estimate
