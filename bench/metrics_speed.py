@@ -59,40 +59,33 @@ def prepare(inputs: Path) -> dict:
 # ----------------------------------------------------------------------------- salscope
 
 
-def run_salscope(data: dict) -> tuple[float, dict]:
-    import salscope.metrics as M
-    from salscope.analysis.evaluation import gaussian_density
+class _FixedMaps:
+    """An evaluation model source that returns the precomputed map (like pysaliency's ``Fixed`` below)."""
 
-    smap, xs, ys, n = data["smap"], data["x"], data["y"], data["n"]
+    needs_image = False
+    name = "center_bias"
+
+    def __init__(self, smap: np.ndarray):
+        self.smap = smap
+
+    def predict(self, dataset, index, image):
+        return self.smap, lambda: np.log(self.smap / self.smap.sum())
+
+
+def run_salscope(data: dict, data_dir: str | None, workers: int) -> tuple[float, dict]:
+    from salscope.analysis.evaluation import evaluate
+    from salscope.data import Dataset, Fixations, load_osie
+
     n_images = int(data["n_images"])
-    shape = smap.shape
-    out = {m: [] for m in METRICS}
+    osie = load_osie(data_dir).subset(range(n_images))
+    # the same snapped fixations as pysaliency gets; ppd = 24 px makes the 1 degree gold blur 24 px
+    ds = Dataset("osie", osie.stimuli, Fixations(data["x"], data["y"], data["n"]), {"ppd": SIGMA_PX})
+    ds.stimuli.sizes  # image sizes from the file headers, read before the clock
     t0 = time.perf_counter()
-    for i in range(n_images):
-        sel = n == i
-        fx, fy = xs[sel], ys[sel]
-        gold = gaussian_density(fy.astype(np.int64), fx.astype(np.int64), shape, SIGMA_PX)
-        sorted_map = np.sort(smap.ravel())  # one sort serves AUC and AUC-Judd
-        out["auc"].append(M.auc(smap, fx, fy, per_fixation=True, sorted_map=sorted_map))
-        out["sauc"].append(M.shuffled_auc(smap, fx, fy, xs[~sel], ys[~sel], per_fixation=True))
-        out["auc_judd"].append(M.auc_judd(smap, fx, fy, sorted_map=sorted_map))
-        out["nss"].append(M.nss(smap, fx, fy, per_fixation=True))
-        out["cc"].append(M.cc(smap, gold))
-        out["kld"].append(M.kld(smap, gold))
-        out["sim"].append(M.sim(smap, gold))
+    result = evaluate([_FixedMaps(data["smap"])], ds, metrics=METRICS, workers=workers)
     elapsed = time.perf_counter() - t0
-    # the rest of salscope's suite (pysaliency 0.2.22 has no AUC-Borji; IG needs log-densities):
-    # information gain over a uniform baseline and the MIT AUC-Borji (100 random splits)
-    logd = np.log(smap / smap.sum())
-    uniform = np.full(shape, -np.log(smap.size))
-    t1 = time.perf_counter()
-    for i in range(n_images):
-        sel = n == i
-        M.information_gain(logd, uniform, xs[sel], ys[sel], per_fixation=True)
-        M.auc_borji(smap, xs[sel], ys[sel], convention="mit", seed=i)
-    extra = time.perf_counter() - t1
-    values = {k: np.concatenate([np.atleast_1d(v) for v in vals]).tolist() for k, vals in out.items()}
-    values["_extra_seconds"] = extra
+    values = {m: [row[m] for row in result.rows] for m in METRICS}
+    values["_index"] = [row["image_index"] for row in result.rows]
     return elapsed, values
 
 
@@ -172,6 +165,15 @@ def run_pysaliency(data: dict) -> tuple[float, dict]:
     return elapsed, {k: np.asarray(v, dtype=float).ravel().tolist() for k, v in out.items()}
 
 
+def per_image_means(values: dict, n: np.ndarray, n_images: int) -> dict:
+    """pysaliency's per-fixation values (AUC, sAUC, NSS) averaged per image; per-image metrics as they are."""
+    out = {}
+    for k in METRICS:
+        v = np.asarray(values[k])
+        out[k] = (np.bincount(n, weights=v, minlength=n_images) / np.bincount(n, minlength=n_images)) if v.size == n.size else v
+    return out
+
+
 # ----------------------------------------------------------------------------- driver
 
 
@@ -194,10 +196,12 @@ def build_inputs(data_dir: str | None, max_images: int | None, dest: Path) -> in
     return n_images
 
 
-def compare(a: dict, b: dict) -> dict:
+def compare(ours: dict, theirs: dict) -> dict:
+    """Largest absolute per-image difference of every metric (ours: rows of evaluate, theirs: per-image)."""
+    idx = np.asarray(ours["_index"])
     diffs = {}
     for k in METRICS:
-        x, y = np.asarray(a[k]), np.asarray(b[k])
+        x, y = np.asarray(ours[k]), np.asarray(theirs[k])[idx]
         diffs[k] = float(np.max(np.abs(x - y))) if x.shape == y.shape else f"shape {x.shape} vs {y.shape}"
     return diffs
 
@@ -207,35 +211,49 @@ def main() -> None:
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--max-images", type=int, default=None)
     parser.add_argument("--bench-python", default=str(ROOT / ".venv-bench" / "bin" / "python"))
+    parser.add_argument("--skip-baseline", action="store_true", help="time salscope only")
     parser.add_argument("--worker", choices=["salscope", "pysaliency"], help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
         data = prepare(Path(args.inputs))
-        seconds, values = (run_salscope if args.worker == "salscope" else run_pysaliency)(data)
+        if args.worker == "salscope":
+            seconds, values = run_salscope(data, args.data_dir, args.workers)
+        else:
+            seconds, values = run_pysaliency(data)
         Path(args.result).write_text(json.dumps({"seconds": seconds, "values": values}))
         return
 
+    env = dict(os.environ, SALSCOPE_PROGRESS="0", **MALLOC_ENV)
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "inputs.npz"
         n_images = build_inputs(args.data_dir, args.max_images, inputs)
-        print(f"OSIE: {n_images} images, centre-bias maps, metrics: {', '.join(METRICS)} (single-threaded)")
-        ours = Path(tmp) / "salscope.json"
+        print(f"OSIE: {n_images} images, centre-bias maps, metrics: {', '.join(METRICS)} "
+              f"(salscope.analysis.evaluation.evaluate vs pysaliency; {os.cpu_count()} CPUs)")
         print(f"load average before: {os.getloadavg()[0]:.1f} (shared machine)")
-        subprocess.run([sys.executable, __file__, "--worker", "salscope", "--inputs", str(inputs), "--result", str(ours)],
-                       check=True, env=dict(os.environ, **MALLOC_ENV))
-        mine = json.loads(ours.read_text())
-        print(f"salscope   {mine['seconds']:8.2f} s")
-        print(f"  + IG and AUC-Borji (not in pysaliency): {mine['values'].pop('_extra_seconds'):.2f} s more")
+        mine = {}
+        for workers in (1, 2):
+            ours = Path(tmp) / f"salscope{workers}.json"
+            cmd = [sys.executable, __file__, "--worker", "salscope", "--workers", str(workers),
+                   "--inputs", str(inputs), "--result", str(ours)]
+            if args.data_dir:
+                cmd += ["--data-dir", args.data_dir]
+            subprocess.run(cmd, check=True, env=env)
+            mine[workers] = json.loads(ours.read_text())
+            print(f"salscope, {workers} worker{'s' if workers > 1 else ' '}  {mine[workers]['seconds']:8.2f} s")
+        same = all(mine[1]["values"][k] == mine[2]["values"][k] for k in mine[1]["values"])
+        print(f"  1 and 2 workers give identical per-image values: {same}")
+        if args.skip_baseline:
+            return
         theirs = Path(tmp) / "pysaliency.json"
         if not Path(args.bench_python).is_file():
             print(f"pysaliency skipped: {args.bench_python} does not exist (create it: python -m venv .venv-bench; "
                   ".venv-bench/bin/pip install 'setuptools<81' cython numpy scipy; "
                   ".venv-bench/bin/pip install --no-build-isolation pysaliency==0.2.22)")
             return
-        env = dict(os.environ, **MALLOC_ENV)
         proc = subprocess.run(
             [args.bench_python, __file__, "--worker", "pysaliency", "--inputs", str(inputs), "--result", str(theirs)],
             env=env, capture_output=True, text=True,
@@ -245,11 +263,15 @@ def main() -> None:
             print("pysaliency skipped: the baseline failed to run: " + " | ".join(tail))
             return
         base = json.loads(theirs.read_text())
-        print(f"pysaliency {base['seconds']:8.2f} s  (0.2.22, public SaliencyMapModel API)")
-        print(f"ratio      {base['seconds'] / mine['seconds']:8.1f} x  (target >= 10x)")
+        print(f"pysaliency (1 process)   {base['seconds']:8.2f} s  (0.2.22, public SaliencyMapModel API)")
+        for workers in (1, 2):
+            print(f"ratio, salscope {workers} worker{'s' if workers > 1 else ' '}  "
+                  f"{base['seconds'] / mine[workers]['seconds']:8.1f} x  (target >= 10x)")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
-        for k, d in compare(mine["values"], base["values"]).items():
-            print(f"max |difference| {k:9s} {d if isinstance(d, str) else f'{d:.3g}'}")
+        data = prepare(inputs)
+        theirs_img = per_image_means(base["values"], data["n"], n_images)
+        for k, d in compare(mine[1]["values"], theirs_img).items():
+            print(f"max |difference| per image {k:9s} {d if isinstance(d, str) else f'{d:.3g}'}")
 
 
 if __name__ == "__main__":

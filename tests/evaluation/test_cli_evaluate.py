@@ -44,3 +44,16 @@ def test_evaluate_cli_reports_bad_input_as_one_line(data_root, tmp_path, capsys)
                "--data-dir", str(data_root)])
     assert rc == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_evaluate_cli_workers_write_the_same_table(data_root, tmp_path, capsys):
+    tables = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        rc = main(["evaluate", "center_bias", "--metrics", "auc,sauc,nss,kld", "--max-images", "3", "--workers", workers,
+                   "--out", str(out), "--data-dir", str(data_root)])
+        assert rc == 0
+        tables.append((out / "per_image.csv").read_text())
+    assert tables[0] == tables[1] and len(tables[0].splitlines()) == 4
+    rc = main(["evaluate", "center_bias", "--workers", "0", "--out", str(tmp_path), "--data-dir", str(data_root)])
+    assert rc == 2 and "--workers must be at least 1" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from salscope.analysis.evaluation import (
     write_examples,
 )
 from salscope.data import Dataset, Fixations, Stimuli
-from salscope.errors import MetricError, ModelError
+from salscope.errors import AnalysisError, MetricError, ModelError
 from salscope.models.base import SaliencyModel
 
 H, W = 30, 40
@@ -168,3 +168,24 @@ def test_osie_inter_observer_beats_center_bias(osie):
     assert summ["inter_observer"]["sauc"] > 0.75 > summ["center_bias"]["sauc"]
     assert summ["center_bias"]["ig"] == pytest.approx(0.0, abs=1e-12)  # the baseline against itself
     assert summ["inter_observer"]["ig"] > 0.5
+
+
+def test_workers_give_the_rows_of_one_process(toy):
+    metrics = ["auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim", "ig"]
+    one = evaluate([Ramp(), "inter_observer"], toy, metrics=metrics, baseline=Flat())
+    two = evaluate([Ramp(), "inter_observer"], toy, metrics=metrics, baseline=Flat(), workers=2)
+    assert len(one.rows) == 6 and one.skipped_images == ["im2"]
+    assert two.rows == one.rows  # same order, bit-identical values
+    assert two.skipped_images == one.skipped_images and two.n_images == one.n_images == 3
+    assert two.summary() == one.summary()
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_bad_worker_count_is_an_error(toy, workers):
+    with pytest.raises(AnalysisError, match="workers="):
+        evaluate([Ramp()], toy, metrics=["nss"], workers=workers)
+
+
+def test_errors_in_a_worker_reach_the_caller(toy):
+    with pytest.raises(MetricError, match="no fixations"):
+        evaluate([Ramp()], toy, metrics=["nss"], skip_empty=False, workers=2)

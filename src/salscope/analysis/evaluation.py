@@ -37,6 +37,7 @@ import numpy as np
 
 from salscope import metrics as M
 from salscope.errors import AnalysisError, MetricError, ModelError
+from salscope.metrics.suite import SUITE_METRICS, GoldStats, tuebingen_suite
 from salscope.progress import track
 
 #: Metric names understood by :func:`evaluate`, in table order.
@@ -229,21 +230,41 @@ def _score(
     ys: np.ndarray,
     shape: tuple[int, int],
     gold: Any,
-    other: tuple[np.ndarray, np.ndarray],
+    other: Any,
     baseline: Any,
+    negatives: Any = None,
 ) -> dict[str, np.ndarray]:
-    """Values of each metric for one prediction: per fixation (array) or one per image (1-element)."""
+    """Values of each metric for one prediction: per fixation (array) or one per image (1-element).
+
+    ``gold`` returns the image's :class:`~salscope.metrics.suite.GoldStats`;
+    ``other`` returns the other images' fixations ``(xs, ys)`` on this grid and
+    ``negatives`` their flat indices as ``(all_flat, own_flat)`` (both lazy).
+    Under ``"tuebingen"`` with the map on the fixation grid, the metrics of
+    :func:`salscope.metrics.suite.tuebingen_suite` share one sort and one set of
+    map statistics (same values as the single metrics); everything else calls
+    the single metric functions.
+    """
     conv, out = ctx.convention, {}
     per_fix = conv == "tuebingen"
+    fast = [m for m in ctx.metrics if m in SUITE_METRICS] if per_fix and smap.shape == tuple(shape) else []
+    if fast:
+        rows, cols = M._common.fixation_pixels(xs, ys, shape)
+        out.update(
+            tuebingen_suite(
+                smap, rows, cols, fast, gold=gold, negatives=negatives() if "sauc" in fast else None
+            )
+        )
     # one sort of the map serves AUC and AUC-Judd (on the fixation grid: mit may resize)
     sorted_map = None
-    if smap.shape == tuple(shape) and ("auc" in ctx.metrics or "auc_judd" in ctx.metrics):
+    rest = [m for m in ctx.metrics if m not in fast]
+    if smap.shape == tuple(shape) and ("auc" in rest or "auc_judd" in rest):
         sorted_map = np.sort(smap.ravel())
-    for name in ctx.metrics:
+    for name in rest:
         if name == "auc":
             v = M.auc(smap, xs, ys, convention=conv, shape=shape, per_fixation=True, sorted_map=sorted_map)
         elif name == "sauc":
-            v = M.shuffled_auc(smap, xs, ys, other[0], other[1], convention=conv, shape=shape, per_fixation=per_fix, seed=ctx.seed)
+            oxs, oys = other()
+            v = M.shuffled_auc(smap, xs, ys, oxs, oys, convention=conv, shape=shape, per_fixation=per_fix, seed=ctx.seed)
         elif name == "auc_judd":
             v = M.auc_judd(smap, xs, ys, convention=conv, shape=shape, sorted_map=sorted_map)
         elif name == "auc_borji":
@@ -256,17 +277,17 @@ def _score(
             else:
                 v = M.information_gain(log_density(), baseline()[1], xs, ys, convention=conv, shape=shape, per_fixation=True)
         elif name == "cc":
-            v = M.cc(smap, gold(), convention=conv)
+            v = M.cc(smap, gold().gold, convention=conv)
         elif name == "kld":
-            v = M.kld(smap, gold(), convention=conv)
+            v = M.kld(smap, gold().gold, convention=conv)
         elif name == "sim":
-            v = M.sim(smap, gold(), convention=conv)
+            v = M.sim(smap, gold().gold, convention=conv)
         elif name == "emd":
-            v = M.emd(smap, gold(), convention=conv, downsize=EMD_DOWNSIZE)
+            v = M.emd(smap, gold().gold, convention=conv, downsize=EMD_DOWNSIZE)
         else:  # pragma: no cover - checked in evaluate()
             raise MetricError(f"unknown metric {name!r}")
-        out[name] = np.atleast_1d(np.asarray(v, dtype=np.float64))
-    return out
+        out[name] = v
+    return {name: np.atleast_1d(np.asarray(out[name], dtype=np.float64)) for name in ctx.metrics}
 
 
 def _lazy(fn):
@@ -404,6 +425,45 @@ def _other_fixations(dataset: Any, index: int, shape: tuple[int, int], sizes: np
     return xs, ys
 
 
+class _Negatives:
+    """sAUC negatives as flat indices: every fixation of the data set mapped to a grid, once per grid size.
+
+    ``get(i, shape)`` returns ``(all_flat, own_flat)``: all fixations on the
+    ``shape`` grid (mapped as :func:`_other_fixations` maps them) and image
+    ``i``'s entries among them, so the other images' fixations are the
+    difference. Built once per distinct image size instead of once per image.
+    """
+
+    def __init__(self, dataset: Any, sizes: np.ndarray):
+        self.dataset = dataset
+        self.fix = dataset.fixations
+        self.sizes = sizes
+        n = np.asarray(self.fix.n, dtype=np.int64)
+        self.order = np.argsort(n, kind="stable")
+        self.bounds = np.searchsorted(n[self.order], np.arange(len(sizes) + 1), side="left")
+        self.cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _grid(self, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if shape not in self.cache:
+            f, n = self.fix, self.fix.n
+            xs = (f.x + 0.5) * shape[1] / self.sizes[n, 1] - 0.5
+            ys = (f.y + 0.5) * shape[0] / self.sizes[n, 0] - 0.5
+            cols = np.floor(xs + 0.5).astype(np.int64)
+            rows = np.floor(ys + 0.5).astype(np.int64)
+            bad = (cols < 0) | (cols >= shape[1]) | (rows < 0) | (rows >= shape[0])
+            self.cache[shape] = (rows * shape[1] + cols, np.flatnonzero(bad), np.unique(n[bad]))
+        return self.cache[shape]
+
+    def get(self, index: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        flat, bad, bad_images = self._grid(shape)
+        if bad_images.size and (bad_images.size > 1 or bad_images[0] != index):
+            # the same check and message as fixation_pixels on the other images' fixations
+            xs, ys = _other_fixations(self.dataset, index, shape, self.sizes)
+            M._common.fixation_pixels(xs, ys, shape, argument="other_xs, other_ys")
+        own = flat[self.order[self.bounds[index] : self.bounds[index + 1]]]
+        return flat, own
+
+
 def evaluate(
     models: Sequence[Any],
     dataset: Any,
@@ -416,6 +476,7 @@ def evaluate(
     skip_empty: bool = True,
     gold_sigma_deg: float = 1.0,
     seed: int = 0,
+    workers: int = 1,
 ) -> EvaluationResult:
     """Score models on every image of ``dataset`` with the chosen metrics and convention.
 
@@ -440,6 +501,11 @@ def evaluate(
         ``result.skipped_images`` (True) or raise :class:`MetricError` (False).
     seed : int
         Seed of the random splits of the MIT AUC-Borji / shuffled AUC.
+    workers : int
+        Score images in this many processes (forked; POSIX only). Results come
+        back in image order and are identical to ``workers=1``; each worker
+        runs its models independently (a model using torch threads should be
+        limited to one thread per worker).
 
     Returns
     -------
@@ -452,6 +518,8 @@ def evaluate(
         raise MetricError(f"unknown metric(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METRICS)}")
     if average not in ("fixation", "image"):
         raise MetricError(f"average={average!r} is unknown; use 'fixation' or 'image'")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise AnalysisError(f"workers={workers!r}: give a whole number of processes >= 1 (1 = no extra processes)")
     if not models:
         raise ModelError("no model given; name at least one (e.g. center_bias, inter_observer, a map folder)")
     sources = [resolve_model(m) for m in models]
@@ -474,35 +542,97 @@ def evaluate(
         metrics=list(metrics),
         models=names,
     )
-    sizes = np.asarray(dataset.stimuli.sizes, dtype=np.int64).reshape(-1, 2)
-    need_image = any(s.needs_image for s in sources) or (base_src is not None and base_src.needs_image)
-    fix = dataset.fixations
-    for i in track(range(n_images), f"evaluating {', '.join(names)}"):
+    job = _ImageJob(ctx, dataset, sources, base_src, skip_empty)
+    if "sauc" in metrics and convention == "tuebingen" and n_images:
+        # built before forking so that every worker inherits it
+        job.negatives._grid(job.shape(0))
+    workers = min(int(workers), max(n_images, 1))
+    if workers > 1:
+        outputs = _parallel(job, n_images, workers)
+    else:
+        outputs = map(job, range(n_images))
+    for scored in track(outputs, f"evaluating {', '.join(names)}", total=n_images):
+        if isinstance(scored, str):
+            result.skipped_images.append(scored)
+            continue
+        for name, i, image_id, n_fix, values in scored:
+            result._add(name, i, image_id, n_fix, values)
+        result.n_images += 1
+    return result
+
+
+class _ImageJob:
+    """Scores one image for every model (picklable state of a worker; called with the image index)."""
+
+    def __init__(self, ctx: _Context, dataset: Any, sources: list, base_src: Any, skip_empty: bool):
+        self.ctx, self.dataset, self.sources, self.base_src, self.skip_empty = ctx, dataset, sources, base_src, skip_empty
+        self.sizes = np.asarray(dataset.stimuli.sizes, dtype=np.int64).reshape(-1, 2)
+        self.need_image = any(s.needs_image for s in sources) or (base_src is not None and base_src.needs_image)
+        self.negatives = _Negatives(dataset, self.sizes)
+
+    def shape(self, i: int) -> tuple[int, int]:
+        return (int(self.sizes[i, 0]), int(self.sizes[i, 1]))
+
+    def __call__(self, i: int) -> str | list:
+        ctx, dataset, fix = self.ctx, self.dataset, self.dataset.fixations
         sel = fix.n == i
         image_id = dataset.ids[i]
         if not sel.any():
-            if not skip_empty:
+            if not self.skip_empty:
                 raise MetricError(f"image '{image_id}' (index {i}) has no fixations; pass skip_empty=True to skip such images")
-            result.skipped_images.append(image_id)
-            continue
-        shape = (int(sizes[i, 0]), int(sizes[i, 1]))
+            return image_id
+        shape = self.shape(i)
         xs, ys = fix.x[sel], fix.y[sel]
         rows, cols = M._common.fixation_pixels(xs, ys, shape, argument=f"fixations of image '{image_id}'")
-        image = dataset.stimuli[i] if need_image else None
-        gold_fn = _lazy(lambda r=rows, c=cols: _gold(ctx, r, c, shape))
-        other = _other_fixations(dataset, i, shape, sizes) if "sauc" in metrics else (None, None)
-        baseline_fn = _lazy(lambda: _baseline(base_src, dataset, i, image))
-        for src in sources:
+        image = dataset.stimuli[i] if self.need_image else None
+        gold_fn = _lazy(lambda r=rows, c=cols: GoldStats(_gold(ctx, r, c, shape)))
+        other = _lazy(lambda: _other_fixations(dataset, i, shape, self.sizes))
+        negatives = _lazy(lambda: self.negatives.get(i, shape))
+        baseline_fn = _lazy(lambda: _baseline(self.base_src, dataset, i, image))
+        scored = []
+        for src in self.sources:
             if isinstance(src, InterObserver):
-                values = _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn)
+                values = _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn, negatives)
                 if values is None:
                     continue
             else:
                 smap, logd = src.predict(dataset, i, image)
-                values = _score(ctx, smap, logd, xs, ys, shape, gold_fn, other, baseline_fn)
-            result._add(src.name, i, image_id, int(sel.sum()), values)
-        result.n_images += 1
-    return result
+                values = _score(ctx, smap, logd, xs, ys, shape, gold_fn, other, baseline_fn, negatives)
+            scored.append((src.name, i, image_id, int(sel.sum()), values))
+        return scored
+
+
+_WORKER_JOB: _ImageJob | None = None
+
+
+def _run_in_worker(i: int) -> str | list:
+    assert _WORKER_JOB is not None
+    return _WORKER_JOB(i)
+
+
+def _parallel(job: _ImageJob, n_images: int, workers: int):
+    """Run ``job`` on image indices ``0..n_images-1`` in ``workers`` forked processes, results in order."""
+    import multiprocessing
+
+    global _WORKER_JOB
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise AnalysisError(f"workers={workers} needs the 'fork' start method (Linux/macOS); use workers=1 here")
+    _WORKER_JOB = job  # inherited by the forked workers
+    try:
+        pool = multiprocessing.get_context("fork").Pool(workers)
+    finally:
+        _WORKER_JOB = None
+    chunk = max(1, min(8, n_images // (4 * workers)))
+
+    def results():
+        try:
+            yield from pool.imap(_run_in_worker, range(n_images), chunksize=chunk)
+            pool.close()
+        finally:
+            pool.terminate()
+            pool.join()
+
+    return results()
 
 
 def _gold(ctx: _Context, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -516,7 +646,7 @@ def _baseline(src: Any, dataset: Any, index: int, image: np.ndarray | None) -> t
     return smap, logd()
 
 
-def _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn) -> dict[str, np.ndarray] | None:
+def _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn, negatives=None) -> dict[str, np.ndarray] | None:
     sub = fix[sel]
     subjects = src.subjects(sub)
     rows, cols = sub.row, sub.col
@@ -528,8 +658,8 @@ def _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn) -> dict
             continue  # a lone subject has no others to predict from
         dens = gaussian_density(rows[~held], cols[~held], shape, ctx.gold_sigma_px)
         dens = (1 - _UNIFORM_MIX) * dens + _UNIFORM_MIX / n_pix
-        gold = _lazy(lambda h=held: _gold(ctx, rows[h], cols[h], shape))
-        values = _score(ctx, dens, lambda d=dens: np.log(d), sub.x[held], sub.y[held], shape, gold, other, baseline_fn)
+        gold = _lazy(lambda h=held: GoldStats(_gold(ctx, rows[h], cols[h], shape)))
+        values = _score(ctx, dens, lambda d=dens: np.log(d), sub.x[held], sub.y[held], shape, gold, other, baseline_fn, negatives)
         for name, v in values.items():
             pooled.setdefault(name, []).append(v)
     if not pooled:

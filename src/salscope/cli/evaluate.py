@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         max_images: Optional[int] = typer.Option(None, "--max-images", help="Score only the first N images of the split."),
         seed: int = typer.Option(0, "--seed", help="Split seed and seed of random AUC splits."),
         strict: bool = typer.Option(False, "--strict", help="Fail on images without fixations instead of skipping them."),
+        workers: int = typer.Option(1, "--workers", help="Score images in N processes (same results, in order)."),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."),
     ) -> None:
         """Score models on a data set split and write per-image and summary tables."""
@@ -42,6 +43,8 @@ def register(app: typer.Typer) -> None:
 
         if max_images is not None and max_images < 1:
             raise ConfigError(f"--max-images must be at least 1, got {max_images}")
+        if workers < 1:
+            raise ConfigError(f"--workers must be at least 1, got {workers}")
         if examples < 0:
             raise ConfigError(f"--examples must be >= 0, got {examples}")
         ds = load_dataset(dataset, data_dir)
@@ -50,7 +53,7 @@ def register(app: typer.Typer) -> None:
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         result = evaluate(
             models, ds, metrics=names, convention=convention, average=average, baseline=baseline,
-            max_images=max_images, skip_empty=not strict, seed=seed,
+            max_images=max_images, skip_empty=not strict, seed=seed, workers=workers,
         )
         paths = result.write(out)
         console = Console()

@@ -1,0 +1,186 @@
+"""Several tuebingen metrics of one map at once, sharing the passes over its pixels.
+
+:func:`tuebingen_suite` returns the same values as :func:`~salscope.metrics.auc`,
+:func:`~salscope.metrics.shuffled_auc`, :func:`~salscope.metrics.auc_judd`,
+:func:`~salscope.metrics.nss`, :func:`~salscope.metrics.cc`,
+:func:`~salscope.metrics.kld` and :func:`~salscope.metrics.sim` called one by one
+(same formulas, same floating-point operations, so the same bits), but sorts
+the map once, computes its mean / centred norm / minimum / sum once, and takes
+the gold map's share (centred map, floored density, normalised density) from a
+:class:`GoldStats` that several models can share. The shuffled-AUC negatives
+are given as the flat indices of *all* fixations on this grid plus this
+image's own entries among them: ``#{neg < v} = #{all < v} - #{own < v}``,
+which avoids building the per-image "other images" array.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from salscope.errors import MetricError
+from salscope.metrics._common import TUEBINGEN_DENSITY_FLOOR, require_fixations, to_density
+
+#: Metrics :func:`tuebingen_suite` computes.
+SUITE_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim")
+
+
+def _floored(m: np.ndarray, floor: float) -> np.ndarray:
+    low = m.min()
+    if low < 0:
+        out = m - low
+        out += floor
+        return out
+    return m + floor
+
+
+class GoldStats:
+    """A gold map's part of CC, KLD and SIM, computed once per image (shared by all models).
+
+    Holds ``centred`` (``g - mean(g)``, flat) and its squared norm, the floored
+    map ``b = g' + 1e-20`` with its sum (KLD), and ``density`` (``to_density(g)``,
+    SIM) — each built on first use.
+    """
+
+    def __init__(self, gold: np.ndarray):
+        self.gold = gold
+        self._centred = self._floored = self._density = None
+
+    def centred(self) -> tuple[np.ndarray, float]:
+        if self._centred is None:
+            cg = (self.gold - self.gold.mean()).ravel()
+            self._centred = (cg, float(np.dot(cg, cg)))
+        return self._centred
+
+    def floored(self) -> tuple[np.ndarray, Any]:
+        if self._floored is None:
+            b = _floored(self.gold, TUEBINGEN_DENSITY_FLOOR)
+            self._floored = (b.ravel(), b.sum())
+        return self._floored
+
+    def density(self) -> np.ndarray:
+        if self._density is None:
+            self._density = to_density(self.gold)
+        return self._density
+
+
+def _counts(sorted_values: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.searchsorted(sorted_values, queries, side="left"), np.searchsorted(sorted_values, queries, side="right")
+
+
+def tuebingen_suite(
+    saliency_map: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    metrics: Sequence[str],
+    *,
+    gold: GoldStats | Callable[[], GoldStats] | None = None,
+    negatives: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Tuebingen AUC, sAUC, AUC-Judd, NSS, CC, KLD and SIM of one map, sharing work.
+
+    Parameters
+    ----------
+    saliency_map : (H, W) float64 array
+        The prediction on the fixation grid (checked finite here).
+    rows, cols : int arrays
+        Fixated pixels (already checked inside the grid), duplicates kept.
+    metrics : sequence of str
+        Subset of :data:`SUITE_METRICS`.
+    gold : GoldStats or a callable returning one
+        Needed for CC, KLD, SIM.
+    negatives : (all_flat, own_flat)
+        For sAUC: flat indices of every fixation of the data set mapped to this
+        grid, and of this image's own fixations among them; the negatives are
+        the difference (the other images' fixations).
+
+    Returns
+    -------
+    dict
+        Per-fixation arrays for ``auc``, ``sauc``, ``nss``; floats for
+        ``auc_judd``, ``cc``, ``kld``, ``sim`` — equal to the single metrics.
+
+    References
+    ----------
+    pysaliency 0.2.22 (``AUCs``, ``AUC_Judd``, ``NSSs``, ``CCs``, ``KLDivs``, ``SIMs``);
+    see the single metric functions for the formulas.
+    """
+    unknown = [m for m in metrics if m not in SUITE_METRICS]
+    if unknown:
+        raise MetricError(f"tuebingen_suite: metric(s) {', '.join(unknown)} not in the suite; use {', '.join(SUITE_METRICS)}")
+    s = np.asarray(saliency_map, dtype=np.float64)
+    if s.ndim != 2 or s.size == 0:
+        raise MetricError(f"saliency_map: expected a non-empty H×W map, got shape {s.shape}")
+    total = s.sum()
+    if not np.isfinite(total) and not np.isfinite(s).all():
+        bad = int((~np.isfinite(s)).sum())
+        raise MetricError(f"saliency_map: {bad} NaN/inf value(s) in the map; fix the model output (e.g. np.nan_to_num) before scoring")
+    rows = np.asarray(rows, dtype=np.int64)
+    require_fixations(rows.size)
+    flat = rows * s.shape[1] + np.asarray(cols, dtype=np.int64)
+    values = s.ravel()
+    n_pixels = values.size
+    fixated = values[flat]
+    get_gold = gold if callable(gold) else (lambda: gold)
+    out: dict[str, Any] = {}
+
+    if "auc" in metrics or "auc_judd" in metrics:
+        all_sorted = np.sort(values)
+        if "auc" in metrics:  # rank AUC against every pixel (metrics.auc)
+            left, right = _counts(all_sorted, fixated)
+            out["auc"] = (left + 0.5 * (right - left)) / n_pixels
+        if "auc_judd" in metrics:  # metrics.auc_judd, tuebingen, no jitter
+            unique = np.unique(flat)
+            if unique.size == n_pixels:
+                raise MetricError("auc_judd: every pixel is fixated, so there are no negatives; the metric is undefined")
+            pos = np.sort(fixated)
+            fixated_unique = np.sort(values[unique])
+            thresholds = pos[::-1]
+            tp = (pos.size - np.searchsorted(pos, thresholds, side="left")) / pos.size
+            above_all = n_pixels - np.searchsorted(all_sorted, thresholds, side="left")
+            above_fixated = unique.size - np.searchsorted(fixated_unique, thresholds, side="left")
+            fp = (above_all - above_fixated) / (n_pixels - unique.size)
+            out["auc_judd"] = float(np.trapezoid(np.concatenate([[0.0], tp, [1.0]]), np.concatenate([[0.0], fp, [1.0]])))
+    if "sauc" in metrics:  # metrics.shuffled_auc, tuebingen
+        if negatives is None:
+            raise MetricError("tuebingen_suite: sauc needs negatives=(all_flat, own_flat)")
+        all_flat, own_flat = negatives
+        n_neg = all_flat.size - own_flat.size
+        if n_neg <= 0:
+            raise MetricError("shuffled_auc: other_xs, other_ys are empty; give the fixations of other images as negatives")
+        l_all, r_all = _counts(np.sort(values[all_flat]), fixated)
+        l_own, r_own = _counts(np.sort(values[own_flat]), fixated)
+        left, right = l_all - l_own, r_all - r_own
+        out["sauc"] = (left + 0.5 * (right - left)) / n_neg
+    centred = None
+    if "nss" in metrics or "cc" in metrics:
+        # zscore_stats / cc: mean = sum / n, centred map, its squared norm by a BLAS dot
+        mean = total / n_pixels
+        centred = (s - mean).ravel()
+        ss = float(np.dot(centred, centred))
+        if "nss" in metrics:
+            var = ss / n_pixels
+            std = (var + (var == 0)) ** 0.5
+            out["nss"] = (fixated - mean) / std
+        if "cc" in metrics:
+            cg, gg = get_gold().centred()
+            out["cc"] = 0.0 if ss == 0 or gg == 0 else float(np.dot(centred, cg) / np.sqrt(ss * gg))
+    if "kld" in metrics:  # sum q log(q / p) as (1/B) sum b log(b / a) + log(A / B)
+        b, big_b = get_gold().floored()
+        a = _floored(s, TUEBINGEN_DENSITY_FLOOR).ravel()
+        big_a = a.sum()
+        ratio = np.divide(b, a)
+        np.log(ratio, out=ratio)
+        out["kld"] = float(np.dot(b, ratio) / big_b + np.log(big_a / big_b))
+    if "sim" in metrics:
+        low = values.min()
+        if low >= 0 and total != 0:  # to_density(s) is s / sum(s): reuse the sum
+            p = s / total
+        else:
+            p = to_density(s)
+            if p is s:
+                p = p.copy()
+        np.minimum(p, get_gold().density(), out=p)
+        out["sim"] = float(p.sum())
+    return out
