@@ -96,6 +96,25 @@ def test_report_files_and_escaping(tmp_path):
     assert page.count('class="verdict') >= 4 and "1.235" in page
 
 
+def test_failed_rewrite_keeps_the_previous_report(tmp_path, monkeypatch):
+    import errno
+
+    import salscope.report.html as html_mod
+
+    index = _report(tmp_path)
+    before = {p.relative_to(index.parent): p.read_bytes() for p in index.parent.rglob("*") if p.is_file()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(html_mod.shutil, "copyfile", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        _report(tmp_path)
+    after = {p.relative_to(index.parent): p.read_bytes() for p in index.parent.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in index.parent.parent.iterdir()) == ["report", "src"]   # no partial folder left
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

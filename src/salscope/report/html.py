@@ -81,9 +81,27 @@ def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: di
 
     ``meta`` holds the run's config (TOML text), versions, stage timings and
     data provenance; it is shown at the end of the page and saved as
-    ``tables/meta.json``.
+    ``tables/meta.json``. The whole folder is built beside ``out_dir`` and
+    swapped in by renames, so a failure (disk full, kill) leaves the previous
+    report whole, never a mix of old and new files.
     """
     out_dir = Path(out_dir)
+    partial = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        _write_folder(partial, title=title, sections=sections, meta=meta)
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out_dir.exists():
+            out_dir.rename(old)
+        partial.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return out_dir / "index.html"
+
+
+def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any]) -> Path:
     fig_dir = out_dir / "figures"
     tab_dir = out_dir / "tables"
     fig_dir.mkdir(parents=True, exist_ok=True)
