@@ -72,7 +72,7 @@ class _FixedMaps:
         return self.smap, lambda: np.log(self.smap / self.smap.sum())
 
 
-def run_salscope(data: dict, data_dir: str | None, workers: int) -> tuple[float, dict]:
+def run_salscope(data: dict, data_dir: str | None, workers: int, reuse_maps: bool = True) -> tuple[float, dict]:
     from salscope.analysis.evaluation import evaluate
     from salscope.data import Dataset, Fixations, load_osie
 
@@ -82,7 +82,7 @@ def run_salscope(data: dict, data_dir: str | None, workers: int) -> tuple[float,
     ds = Dataset("osie", osie.stimuli, Fixations(data["x"], data["y"], data["n"]), {"ppd": SIGMA_PX})
     ds.stimuli.sizes  # image sizes from the file headers, read before the clock
     t0 = time.perf_counter()
-    result = evaluate([_FixedMaps(data["smap"])], ds, metrics=METRICS, workers=workers)
+    result = evaluate([_FixedMaps(data["smap"])], ds, metrics=METRICS, workers=workers, reuse_maps=reuse_maps)
     elapsed = time.perf_counter() - t0
     values = {m: [row[m] for row in result.rows] for m in METRICS}
     values["_index"] = [row["image_index"] for row in result.rows]
@@ -206,6 +206,11 @@ def compare(ours: dict, theirs: dict) -> dict:
     return diffs
 
 
+def _label(workers: int, reuse: bool) -> str:
+    what = "map statistics reused" if reuse else "every map from scratch"
+    return f"{workers} worker{'s' if workers > 1 else ' '}, {what:22s}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=None)
@@ -214,6 +219,7 @@ def main() -> None:
     parser.add_argument("--skip-baseline", action="store_true", help="time salscope only")
     parser.add_argument("--worker", choices=["salscope", "pysaliency"], help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--no-reuse", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -221,7 +227,7 @@ def main() -> None:
     if args.worker:
         data = prepare(Path(args.inputs))
         if args.worker == "salscope":
-            seconds, values = run_salscope(data, args.data_dir, args.workers)
+            seconds, values = run_salscope(data, args.data_dir, args.workers, reuse_maps=not args.no_reuse)
         else:
             seconds, values = run_pysaliency(data)
         Path(args.result).write_text(json.dumps({"seconds": seconds, "values": values}))
@@ -235,17 +241,18 @@ def main() -> None:
               f"(salscope.analysis.evaluation.evaluate vs pysaliency; {os.cpu_count()} CPUs)")
         print(f"load average before: {os.getloadavg()[0]:.1f} (shared machine)")
         mine = {}
-        for workers in (1, 2):
-            ours = Path(tmp) / f"salscope{workers}.json"
+        runs = [(1, True), (2, True), (1, False), (2, False)]
+        for workers, reuse in runs:
+            ours = Path(tmp) / f"salscope{workers}{reuse}.json"
             cmd = [sys.executable, __file__, "--worker", "salscope", "--workers", str(workers),
-                   "--inputs", str(inputs), "--result", str(ours)]
+                   "--inputs", str(inputs), "--result", str(ours)] + ([] if reuse else ["--no-reuse"])
             if args.data_dir:
                 cmd += ["--data-dir", args.data_dir]
             subprocess.run(cmd, check=True, env=env)
-            mine[workers] = json.loads(ours.read_text())
-            print(f"salscope, {workers} worker{'s' if workers > 1 else ' '}  {mine[workers]['seconds']:8.2f} s")
-        same = all(mine[1]["values"][k] == mine[2]["values"][k] for k in mine[1]["values"])
-        print(f"  1 and 2 workers give identical per-image values: {same}")
+            mine[workers, reuse] = json.loads(ours.read_text())
+            print(f"salscope, {_label(workers, reuse)}  {mine[workers, reuse]['seconds']:8.2f} s")
+        same = all(mine[run]["values"] == mine[1, True]["values"] for run in runs)
+        print(f"  all salscope runs give identical per-image values: {same}")
         if args.skip_baseline:
             return
         theirs = Path(tmp) / "pysaliency.json"
@@ -263,14 +270,13 @@ def main() -> None:
             print("pysaliency skipped: the baseline failed to run: " + " | ".join(tail))
             return
         base = json.loads(theirs.read_text())
-        print(f"pysaliency (1 process)   {base['seconds']:8.2f} s  (0.2.22, public SaliencyMapModel API)")
-        for workers in (1, 2):
-            print(f"ratio, salscope {workers} worker{'s' if workers > 1 else ' '}  "
-                  f"{base['seconds'] / mine[workers]['seconds']:8.1f} x  (target >= 10x)")
+        print(f"pysaliency 0.2.22 (1 process)             {base['seconds']:8.2f} s  (0.2.22, public SaliencyMapModel API)")
+        for run in runs:
+            print(f"ratio vs salscope, {_label(*run)}  {base['seconds'] / mine[run]['seconds']:8.1f} x  (target >= 10x)")
         print(f"load average after: {os.getloadavg()[0]:.1f}")
         data = prepare(inputs)
         theirs_img = per_image_means(base["values"], data["n"], n_images)
-        for k, d in compare(mine[1]["values"], theirs_img).items():
+        for k, d in compare(mine[1, True]["values"], theirs_img).items():
             print(f"max |difference| per image {k:9s} {d if isinstance(d, str) else f'{d:.3g}'}")
 
 

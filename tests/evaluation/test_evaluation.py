@@ -189,3 +189,36 @@ def test_bad_worker_count_is_an_error(toy, workers):
 def test_errors_in_a_worker_reach_the_caller(toy):
     with pytest.raises(MetricError, match="no fixations"):
         evaluate([Ramp()], toy, metrics=["nss"], skip_empty=False, workers=2)
+
+
+class Buffer(SaliencyModel):
+    """Refills one array per image (a different map each time): must not be taken for a repeated map."""
+
+    name = "buffer"
+
+    def __init__(self):
+        self.buf = np.zeros((H, W))
+        self.calls = 0
+
+    def saliency_map(self, image):
+        self.calls += 1
+        yy, xx = np.mgrid[0:H, 0:W]
+        self.buf[:] = np.sin(xx * self.calls) + yy
+        return self.buf
+
+
+def test_reused_map_statistics_give_the_same_rows(toy):
+    metrics = ["auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim"]
+    reused = evaluate([Ramp(), Buffer()], toy, metrics=metrics)
+    fresh = evaluate([Ramp(), Buffer()], toy, metrics=metrics, reuse_maps=False)
+    assert reused.rows == fresh.rows
+    buf = [r for r in fresh.rows if r["model"] == "buffer"]
+    # the buffer's maps differ per image, so its scores differ (a stale cache would repeat image 0's statistics)
+    assert len({r["nss"] for r in buf}) == 3
+    f = toy.fixations
+    for row, calls in zip(buf, (1, 2, 3)):
+        yy, xx = np.mgrid[0:H, 0:W]
+        smap = np.sin(xx * calls) + yy
+        sel = f.n == row["image_index"]
+        assert row["nss"] == M.nss(smap, f.x[sel], f.y[sel])
+        assert row["auc_judd"] == M.auc_judd(smap, f.x[sel], f.y[sel])

@@ -71,3 +71,21 @@ def test_suite_computes_only_what_is_asked_and_checks_input():
         tuebingen_suite(smap, rows[:0], cols[:0], ["nss"])
     with pytest.raises(MetricError, match="negatives"):
         tuebingen_suite(smap, rows, cols, ["sauc"])
+
+
+def test_map_stats_reused_for_another_image_give_fresh_values():
+    from salscope.metrics.suite import MapStats
+
+    smap, gold, rows, cols, n = _case("ties", 5)
+    flat = rows * W + cols
+    stats = MapStats(smap, remember=True)
+    for image in (0, 1, 2):  # the same statistics serve three fixation sets
+        own = n == image
+        args = (rows[own], cols[own], SUITE_METRICS)
+        kw = dict(gold=GoldStats(gold), negatives=(flat, flat[own]))
+        reused, fresh = tuebingen_suite(stats, *args, **kw), tuebingen_suite(smap.copy(), *args, **kw)
+        for name in SUITE_METRICS:
+            np.testing.assert_array_equal(reused[name], fresh[name], err_msg=name)
+    assert stats.equals(smap.copy()) and not stats.equals(smap + 1e-12) and not stats.equals(smap[:, :-1])
+    smap[0, 0] += 1  # the caller changes its array: the private copy still knows the old values
+    assert not stats.equals(smap)

@@ -37,7 +37,7 @@ import numpy as np
 
 from salscope import metrics as M
 from salscope.errors import AnalysisError, MetricError, ModelError
-from salscope.metrics.suite import SUITE_METRICS, GoldStats, tuebingen_suite
+from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
 from salscope.progress import track
 
 #: Metric names understood by :func:`evaluate`, in table order.
@@ -233,6 +233,7 @@ def _score(
     other: Any,
     baseline: Any,
     negatives: Any = None,
+    map_stats: Any = None,
 ) -> dict[str, np.ndarray]:
     """Values of each metric for one prediction: per fixation (array) or one per image (1-element).
 
@@ -242,7 +243,8 @@ def _score(
     Under ``"tuebingen"`` with the map on the fixation grid, the metrics of
     :func:`salscope.metrics.suite.tuebingen_suite` share one sort and one set of
     map statistics (same values as the single metrics); everything else calls
-    the single metric functions.
+    the single metric functions. ``map_stats`` (smap -> MapStats) may hand back
+    the statistics of an equal map scored before.
     """
     conv, out = ctx.convention, {}
     per_fix = conv == "tuebingen"
@@ -251,7 +253,7 @@ def _score(
         rows, cols = M._common.fixation_pixels(xs, ys, shape)
         out.update(
             tuebingen_suite(
-                smap, rows, cols, fast, gold=gold, negatives=negatives() if "sauc" in fast else None
+                map_stats(smap) if map_stats is not None else smap, rows, cols, fast, gold=gold, negatives=negatives() if "sauc" in fast else None
             )
         )
     # one sort of the map serves AUC and AUC-Judd (on the fixation grid: mit may resize)
@@ -477,6 +479,7 @@ def evaluate(
     gold_sigma_deg: float = 1.0,
     seed: int = 0,
     workers: int = 1,
+    reuse_maps: bool = True,
 ) -> EvaluationResult:
     """Score models on every image of ``dataset`` with the chosen metrics and convention.
 
@@ -506,6 +509,12 @@ def evaluate(
         back in image order and are identical to ``workers=1``; each worker
         runs its models independently (a model using torch threads should be
         limited to one thread per worker).
+    reuse_maps : bool
+        When a model returns a map equal (same shape and values) to the one it
+        gave for the previous image — the centre-bias baseline, any
+        image-independent model — reuse that map's sort and statistics
+        (tuebingen suite only; the values are the same bits). Costs one
+        comparison per image; ``False`` recomputes everything.
 
     Returns
     -------
@@ -542,7 +551,7 @@ def evaluate(
         metrics=list(metrics),
         models=names,
     )
-    job = _ImageJob(ctx, dataset, sources, base_src, skip_empty)
+    job = _ImageJob(ctx, dataset, sources, base_src, skip_empty, reuse_maps)
     if "sauc" in metrics and convention == "tuebingen" and n_images:
         # built before forking so that every worker inherits it
         job.negatives._grid(job.shape(0))
@@ -564,11 +573,23 @@ def evaluate(
 class _ImageJob:
     """Scores one image for every model (picklable state of a worker; called with the image index)."""
 
-    def __init__(self, ctx: _Context, dataset: Any, sources: list, base_src: Any, skip_empty: bool):
+    def __init__(self, ctx: _Context, dataset: Any, sources: list, base_src: Any, skip_empty: bool, reuse_maps: bool = True):
         self.ctx, self.dataset, self.sources, self.base_src, self.skip_empty = ctx, dataset, sources, base_src, skip_empty
+        self.reuse_maps = bool(reuse_maps)
+        self._last_map: dict[str, MapStats] = {}
         self.sizes = np.asarray(dataset.stimuli.sizes, dtype=np.int64).reshape(-1, 2)
         self.need_image = any(s.needs_image for s in sources) or (base_src is not None and base_src.needs_image)
         self.negatives = _Negatives(dataset, self.sizes)
+
+    def map_stats(self, name: str, smap: np.ndarray) -> MapStats:
+        """The model's map statistics: the previous image's when the map is equal to it (``reuse_maps``)."""
+        if not self.reuse_maps:
+            return MapStats(smap)
+        last = self._last_map.get(name)
+        if last is not None and last.equals(smap):
+            return last
+        self._last_map[name] = stats = MapStats(smap, remember=True)
+        return stats
 
     def shape(self, i: int) -> tuple[int, int]:
         return (int(self.sizes[i, 0]), int(self.sizes[i, 1]))
@@ -597,7 +618,10 @@ class _ImageJob:
                     continue
             else:
                 smap, logd = src.predict(dataset, i, image)
-                values = _score(ctx, smap, logd, xs, ys, shape, gold_fn, other, baseline_fn, negatives)
+                values = _score(
+                    ctx, smap, logd, xs, ys, shape, gold_fn, other, baseline_fn, negatives,
+                    map_stats=lambda m, name=src.name: self.map_stats(name, m),
+                )
             scored.append((src.name, i, image_id, int(sel.sum()), values))
         return scored
 

@@ -61,8 +61,78 @@ class GoldStats:
 
     def density(self) -> np.ndarray:
         if self._density is None:
-            self._density = to_density(self.gold)
+            self._density = to_density(self.gold).ravel()
         return self._density
+
+
+class MapStats:
+    """A saliency map's part of the suite (checked map, sort, z-score statistics, densities), built on first use.
+
+    ``MapStats(m, remember=True).equals(m2)`` tells whether ``m2`` has the same
+    shape and values as ``m`` (compared with a private copy taken at
+    construction, so a model that refills one buffer is not mistaken for an
+    unchanged map); an evaluation can then reuse
+    this object for the next image and skip every map-only pass — the values
+    are the same bits as recomputing them.
+    """
+
+    def __init__(self, saliency_map: Any, remember: bool = False):
+        s = np.asarray(saliency_map, dtype=np.float64)
+        if s.ndim != 2 or s.size == 0:
+            raise MetricError(f"saliency_map: expected a non-empty H×W map, got shape {s.shape}")
+        total = s.sum()
+        if not np.isfinite(total) and not np.isfinite(s).all():
+            bad = int((~np.isfinite(s)).sum())
+            raise MetricError(
+                f"saliency_map: {bad} NaN/inf value(s) in the map; fix the model output (e.g. np.nan_to_num) before scoring"
+            )
+        self.smap, self.values, self.total = s, s.ravel(), total
+        self._reference: np.ndarray | None = s.copy() if remember else None
+        self._sorted = self._centred = self._floored = self._density = None
+        self._at: tuple[np.ndarray, np.ndarray] | None = None
+
+    def equals(self, other: Any) -> bool:
+        """Same shape and values as the map this object was built from."""
+        if self._reference is None:
+            self._reference = self.smap.copy()
+        other = np.asarray(other)
+        if other.shape != self._reference.shape:
+            return False
+        flat = other.reshape(-1)
+        probe = np.linspace(0, flat.size - 1, 64).astype(np.int64)  # cheap early exit for a different map
+        return bool(np.array_equal(flat[probe], self._reference.reshape(-1)[probe]) and np.array_equal(other, self._reference))
+
+    def sorted(self) -> np.ndarray:
+        if self._sorted is None:
+            self._sorted = np.sort(self.values)
+        return self._sorted
+
+    def centred(self) -> tuple[Any, np.ndarray, float]:
+        if self._centred is None:
+            mean = self.total / self.values.size  # zscore_stats: sum / n, centred map, BLAS dot
+            centred = (self.smap - mean).ravel()
+            self._centred = (mean, centred, float(np.dot(centred, centred)))
+        return self._centred
+
+    def floored(self) -> tuple[np.ndarray, Any]:
+        if self._floored is None:
+            a = _floored(self.smap, TUEBINGEN_DENSITY_FLOOR).ravel()
+            self._floored = (a, a.sum())
+        return self._floored
+
+    def density(self) -> np.ndarray:
+        if self._density is None:
+            if self.values.min() >= 0 and self.total != 0:  # to_density(s) is s / sum(s): reuse the sum
+                self._density = self.values / self.total
+            else:
+                self._density = to_density(self.smap).ravel()
+        return self._density
+
+    def sorted_at(self, flat: np.ndarray) -> np.ndarray:
+        """``np.sort(values[flat])``, kept for the last ``flat`` array given (the data set's fixations)."""
+        if self._at is None or self._at[0] is not flat:
+            self._at = (flat, np.sort(self.values[flat]))
+        return self._at[1]
 
 
 def _counts(sorted_values: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,8 +152,9 @@ def tuebingen_suite(
 
     Parameters
     ----------
-    saliency_map : (H, W) float64 array
-        The prediction on the fixation grid (checked finite here).
+    saliency_map : (H, W) float64 array or MapStats
+        The prediction on the fixation grid (checked finite here), or its
+        :class:`MapStats` (reused across images when the map repeats).
     rows, cols : int arrays
         Fixated pixels (already checked inside the grid), duplicates kept.
     metrics : sequence of str
@@ -109,24 +180,18 @@ def tuebingen_suite(
     unknown = [m for m in metrics if m not in SUITE_METRICS]
     if unknown:
         raise MetricError(f"tuebingen_suite: metric(s) {', '.join(unknown)} not in the suite; use {', '.join(SUITE_METRICS)}")
-    s = np.asarray(saliency_map, dtype=np.float64)
-    if s.ndim != 2 or s.size == 0:
-        raise MetricError(f"saliency_map: expected a non-empty H×W map, got shape {s.shape}")
-    total = s.sum()
-    if not np.isfinite(total) and not np.isfinite(s).all():
-        bad = int((~np.isfinite(s)).sum())
-        raise MetricError(f"saliency_map: {bad} NaN/inf value(s) in the map; fix the model output (e.g. np.nan_to_num) before scoring")
+    st = saliency_map if isinstance(saliency_map, MapStats) else MapStats(saliency_map)
     rows = np.asarray(rows, dtype=np.int64)
     require_fixations(rows.size)
-    flat = rows * s.shape[1] + np.asarray(cols, dtype=np.int64)
-    values = s.ravel()
+    flat = rows * st.smap.shape[1] + np.asarray(cols, dtype=np.int64)
+    values = st.values
     n_pixels = values.size
     fixated = values[flat]
     get_gold = gold if callable(gold) else (lambda: gold)
     out: dict[str, Any] = {}
 
     if "auc" in metrics or "auc_judd" in metrics:
-        all_sorted = np.sort(values)
+        all_sorted = st.sorted()
         if "auc" in metrics:  # rank AUC against every pixel (metrics.auc)
             left, right = _counts(all_sorted, fixated)
             out["auc"] = (left + 0.5 * (right - left)) / n_pixels
@@ -149,16 +214,12 @@ def tuebingen_suite(
         n_neg = all_flat.size - own_flat.size
         if n_neg <= 0:
             raise MetricError("shuffled_auc: other_xs, other_ys are empty; give the fixations of other images as negatives")
-        l_all, r_all = _counts(np.sort(values[all_flat]), fixated)
+        l_all, r_all = _counts(st.sorted_at(all_flat), fixated)
         l_own, r_own = _counts(np.sort(values[own_flat]), fixated)
         left, right = l_all - l_own, r_all - r_own
         out["sauc"] = (left + 0.5 * (right - left)) / n_neg
-    centred = None
     if "nss" in metrics or "cc" in metrics:
-        # zscore_stats / cc: mean = sum / n, centred map, its squared norm by a BLAS dot
-        mean = total / n_pixels
-        centred = (s - mean).ravel()
-        ss = float(np.dot(centred, centred))
+        mean, centred, ss = st.centred()
         if "nss" in metrics:
             var = ss / n_pixels
             std = (var + (var == 0)) ** 0.5
@@ -168,19 +229,11 @@ def tuebingen_suite(
             out["cc"] = 0.0 if ss == 0 or gg == 0 else float(np.dot(centred, cg) / np.sqrt(ss * gg))
     if "kld" in metrics:  # sum q log(q / p) as (1/B) sum b log(b / a) + log(A / B)
         b, big_b = get_gold().floored()
-        a = _floored(s, TUEBINGEN_DENSITY_FLOOR).ravel()
-        big_a = a.sum()
+        a, big_a = st.floored()
         ratio = np.divide(b, a)
         np.log(ratio, out=ratio)
         out["kld"] = float(np.dot(b, ratio) / big_b + np.log(big_a / big_b))
     if "sim" in metrics:
-        low = values.min()
-        if low >= 0 and total != 0:  # to_density(s) is s / sum(s): reuse the sum
-            p = s / total
-        else:
-            p = to_density(s)
-            if p is s:
-                p = p.copy()
-        np.minimum(p, get_gold().density(), out=p)
+        p = np.minimum(st.density(), get_gold().density())
         out["sim"] = float(p.sum())
     return out
