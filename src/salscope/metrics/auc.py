@@ -105,7 +105,8 @@ def auc_judd(
       thresholds ``t_1 >= … >= t_F``; ``TP = k / F`` and
       ``FP = (#{pixels >= t_k} - k) / (N - F)``; (0, 0) and (1, 1) added;
       trapezoid. The map is resized to ``shape`` first; a constant map gives NaN
-      (``AUC_Judd.m`` returns NaN).
+      (``AUC_Judd.m`` returns NaN). Without jitter, tied values can make FP
+      non-monotone and the area leave [0, 1], exactly as in ``AUC_Judd.m``.
 
     ``jitter=True`` adds ``U(0, 1e-7)`` noise (from ``seed``) to break ties, as
     both originals do by default; the reference values use ``jitter=False``.
