@@ -166,17 +166,26 @@ class DissectionAccumulator:
                     chan, pix = torch.ones_like(u, dtype=torch.bool).nonzero(as_tuple=True)
                     self._add_overlaps(masks, label, chan, pix, u.reshape(-1))
             else:
-                u = F.interpolate(fmap[None], size=self.mask_size, mode="bilinear", align_corners=False)[0]
-                u = u.reshape(self.channels, -1)
+                # Bilinear values never exceed the raw maximum: channels whose raw map stays at or below the
+                # cutoff in this image have no tail here and are not upsampled at all.
+                active = torch.nonzero(fmap.reshape(self.channels, -1).amax(1) > cut).flatten()
+                if active.numel() == 0:
+                    self.n_images += 1
+                    continue
+                u = F.interpolate(fmap[None, active], size=self.mask_size, mode="bilinear", align_corners=False)[0]
+                u = u.reshape(active.numel(), -1)
                 n_pix = u.shape[1]
                 # flat indices of the tail, sorted by channel (nonzero is far faster than masked_select here)
-                idx = (u > cut[:, None]).view(-1).nonzero().squeeze(1)
-                counts = torch.searchsorted(idx, torch.arange(self.channels + 1) * n_pix).diff()
+                idx = (u > cut[active, None]).view(-1).nonzero().squeeze(1)
+                counts = torch.zeros(self.channels, dtype=torch.int64)
+                counts[active] = torch.searchsorted(idx, torch.arange(active.numel() + 1) * n_pix).diff()
                 vals = u.view(-1)[idx]
                 pix = idx % n_pix
-                self.up.add_runs(counts, vals, label[pix], lo=cut.to(torch.float64), hi=u.amax(1).to(torch.float64))
+                hi = torch.full((self.channels,), float("-inf"), dtype=torch.float64)
+                hi[active] = u.amax(1).to(torch.float64)
+                self.up.add_runs(counts, vals, label[pix], lo=cut.to(torch.float64), hi=hi)
                 if overlap:
-                    self._add_overlaps(masks, label, idx // n_pix, pix, vals)
+                    self._add_overlaps(masks, label, active[idx // n_pix], pix, vals)
             self.n_images += 1
 
     def _add_overlaps(self, masks: torch.Tensor, label: torch.Tensor, chan: torch.Tensor, pix: torch.Tensor,
