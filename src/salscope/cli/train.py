@@ -75,6 +75,8 @@ def train_command(
     if weights.lower() == "none":
         config.weights = None  # from_preset drops None values; random initialisation was asked for
     result = train(config)
+    if not result.global_zero:
+        return  # one summary per run, from rank 0
     scores = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()) if k.startswith("val"))
     typer.echo(f"trained {result.epochs_run} epoch(s) (config {result.config_hash}); {scores or 'no validation'}")
     typer.echo(f"checkpoints: {result.best_checkpoint or result.last_checkpoint} (best), {result.last_checkpoint} (last)")

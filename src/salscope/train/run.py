@@ -50,6 +50,7 @@ class TrainResult:
     metrics: dict[str, float]
     config_hash: str
     cached_images: int = 0
+    global_zero: bool = True  # False on the other DDP ranks (they return too)
 
 
 def _load_data(config: TrainConfig):
@@ -219,7 +220,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
     best = best_cb.best_model_path if best_cb else ""
     result = TrainResult(out, last, Path(best) if best else None, int(trainer.current_epoch), metrics,
-                         config.config_hash(), cached)
+                         config.config_hash(), cached, bool(trainer.is_global_zero))
     if config.export_decoder and config.setup != "scene" and trainer.is_global_zero:
         from salscope.models.deep import export_decoder, load_checkpoint  # noqa: PLC0415
 
