@@ -186,8 +186,13 @@ def gaussian_density(
     kernel /= kernel.sum()
 
     def axis(pos: np.ndarray, length: int) -> np.ndarray:
-        d = np.arange(length)[None, :] - pos[:, None]
-        return np.where(np.abs(d) <= radius, kernel[np.clip(d + radius, 0, 2 * radius)], 0.0)
+        # row f = kernel centred at pos[f], zero elsewhere: a window of one zero-padded kernel
+        # (pad[m] = kernel[m - centre + radius] near centre), gathered as strided views
+        centre = length - 1 + radius
+        pad = np.zeros(centre + length + radius + 1)
+        pad[centre - radius : centre + radius + 1] = kernel
+        windows = np.lib.stride_tricks.sliding_window_view(pad, length)
+        return windows[centre - pos]
 
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
@@ -202,7 +207,8 @@ def gaussian_density(
             near = (cr + radius >= c0) & (cr - radius < c0 + block)
             if near.any():
                 dens[r0 : r0 + block, c0 : c0 + block] = kr[near].T @ kc[near, c0 : c0 + block]
-    return dens / dens.sum()
+    dens /= dens.sum()
+    return dens
 
 
 def _mit_gold(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
