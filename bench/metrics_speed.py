@@ -6,23 +6,31 @@ but EMD — with the registry's ``center_bias`` maps as predictions and the
 empirical fixation density (Gaussian, 1° = 24 px) as gold map for CC/KLD/SIM.
 
 Both sides get the same inputs: the centre-bias map (built before the clock
-starts) and the fixations snapped to their pixel (the project's
-``floor(v + 0.5)``) so that pysaliency's ``int(x)`` picks the same pixel. The
-clock covers building each image's gold map with the library's own tool (the
-same Gaussian of blurred fixation counts, constant borders:
-``salscope.analysis.evaluation.gaussian_density`` vs ``pysaliency.FixationMap``,
-cached per image) and computing the metrics. salscope runs here; pysaliency runs in its own virtualenv
-(``--bench-python``, default ``.venv-bench/bin/python``; it needs
-``setuptools<81`` to build and a ``numpy.trapz = numpy.trapezoid`` shim on new
-numpy, applied below; its optional torch import is stubbed) and is driven through its public model API
+starts, held in memory, no image decoding on either side) and the fixations
+snapped to their pixel (the project's ``floor(v + 0.5)``) so that pysaliency's
+``int(x)`` picks the same pixel. The clock covers building each image's gold map
+with the library's own tool (the same Gaussian of fixation counts, constant
+borders: ``salscope.analysis.evaluation.gaussian_density`` vs
+``pysaliency.FixationMap``, cached per image) and computing the metrics.
+
+salscope is timed through ``salscope.analysis.evaluation.evaluate`` (what
+``salscope evaluate`` runs) four times: 1 and 2 worker processes, each with
+``reuse_maps=True`` (default: an image-independent map such as the centre bias
+is recognised and its sort/statistics reused) and ``reuse_maps=False`` (every
+map from scratch — the cost for a model whose maps differ per image).
+pysaliency runs in its own virtualenv (``--bench-python``, default
+``.venv-bench/bin/python``; it needs ``setuptools<81`` to build and a
+``numpy.trapz = numpy.trapezoid`` shim on new numpy, applied below; its optional
+torch import is stubbed) and is driven through its public model API
 (``SaliencyMapModel.AUCs/AUC_Judd/NSSs/CCs/KLDivs/SIMs``), as a user would
-score a model. Both run single-threaded (OMP/OPENBLAS_NUM_THREADS=1).
+score a model. BLAS is single-threaded (OMP/OPENBLAS_NUM_THREADS=1) on both sides.
 
-Prints seconds for both, the speed ratio (target >= 10x) and the largest
-absolute difference between the per-fixation / per-image values. If
-pysaliency cannot run, prints salscope's time and why the baseline was skipped.
+Prints seconds for every run, the speed ratios (target >= 10x), whether the
+salscope runs agree exactly, and the largest absolute per-image difference to
+pysaliency (its per-fixation values averaged per image). If pysaliency cannot
+run, prints salscope's times and why the baseline was skipped.
 
-Usage: python bench/metrics_speed.py [--data-dir DIR] [--max-images N] [--bench-python PATH]
+Usage: python bench/metrics_speed.py [--data-dir DIR] [--max-images N] [--bench-python PATH] [--skip-baseline]
 """
 
 from __future__ import annotations
