@@ -257,11 +257,8 @@ def _score(
     fast = [m for m in ctx.metrics if m in SUITE_METRICS] if per_fix and smap.shape == tuple(shape) else []
     if fast:
         rows, cols = M._common.fixation_pixels(xs, ys, shape)
-        out.update(
-            tuebingen_suite(
-                map_stats(smap) if map_stats is not None else smap, rows, cols, fast, gold=gold, negatives=negatives() if "sauc" in fast else None
-            )
-        )
+        stats = map_stats(smap) if map_stats is not None else smap
+        out.update(tuebingen_suite(stats, rows, cols, fast, gold=gold, negatives=negatives() if "sauc" in fast else None))
     # one sort of the map serves AUC and AUC-Judd (on the fixation grid: mit may resize)
     sorted_map = None
     rest = [m for m in ctx.metrics if m not in fast]
