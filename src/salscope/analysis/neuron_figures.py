@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 
 from salscope.analysis.capture import layer_activations, to_input
