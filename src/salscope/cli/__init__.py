@@ -16,6 +16,11 @@ import typer
 from salscope import __version__
 from salscope.errors import SalscopeError
 
+try:  # typer >= 0.25 carries its own click; older ones raise click's exceptions, which subclass it there
+    from typer.exceptions import TyperException
+except ImportError:  # pragma: no cover - older typer
+    from click import ClickException as TyperException
+
 # Sub-command modules, in the order they appear in --help.
 _SUBCOMMANDS: list[str] = [
     "data",
@@ -66,13 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except TyperException as exc:  # usage errors: unknown option, bad value, missing argument
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        return int(getattr(exc, "exit_code", 2))
     return 0
 
 
