@@ -127,10 +127,10 @@ class StudyConfig:
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "train": {"epochs": 3, "batch_size": 8, "input_size": [192, 256], "max_train_images": 160,
-                  "max_val_images": 40, "lr": 2e-3},
+                  "max_val_images": 40},
         "evaluate": {"max_images": 40},
         "popout": {"preset": "quick"},
-        "neurons": {"max_images": 60, "input_size": [192, 256]},
+        "neurons": {"max_images": 60, "input_size": [288, 384]},
         "compare": {"max_images": 60, "bootstrap": 200},
     },
     "paper": {

@@ -120,27 +120,29 @@ def stage_train(ctx: StageContext) -> dict[str, Any]:
     return {"setups": setups, "table": rows, "finetune_from": finetune_from, "text": text}
 
 
-def _deep_models(ctx: StageContext) -> dict[str, str]:
+def _deep_models(ctx: StageContext, *, center_prior: bool | None = None) -> dict[str, Any]:
+    """Set-ups I and II of this study and the built-in model, as saliency models named for the tables."""
+    from salscope.models.deep import builtin_model, load_saliency_model  # noqa: PLC0415
+
     setups = ctx.upstream["train"]["setups"]
-    return {"set-up I": setups["fixed"]["checkpoint"], "set-up II": setups["saliency"]["checkpoint"]}
+    models = {}
+    for label, setup in (("set-up I", "fixed"), ("set-up II", "saliency")):
+        model = load_saliency_model(setups[setup]["checkpoint"], center_prior=center_prior)
+        model.name = label
+        models[label] = model
+    models["builtin"] = builtin_model(center_prior=center_prior)
+    return models
 
 
 def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
     """Score deep (I, II, built-in), classical and baseline models on the natural test split."""
     from salscope.analysis.evaluation import INTER_OBSERVER, evaluate  # noqa: PLC0415
-    from salscope.models.deep import load_saliency_model  # noqa: PLC0415
 
     e = ctx.config.evaluate
     dataset = _dataset(ctx).split(e.split, seed=ctx.config.data.split_seed)
-    models: list[Any] = []
-    kinds: dict[str, str] = {}
-    for label, ckpt in _deep_models(ctx).items():
-        model = load_saliency_model(ckpt)
-        model.name = label
-        models.append(model)
-        kinds[label] = "deep"
-    models.append("builtin")
-    kinds["builtin"] = "deep"
+    deep = _deep_models(ctx)
+    models: list[Any] = list(deep.values())
+    kinds: dict[str, str] = {label: "deep" for label in deep}
     for name in e.classical:
         models.append(name)
         kinds[name] = "classical"
@@ -159,19 +161,14 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     """Generate the pop-out set and score deep and classical models on it, centre priors off."""
     from salscope.analysis.popout import evaluate_popout, write_popout_results  # noqa: PLC0415
     from salscope.data.popout import generate_benchmark  # noqa: PLC0415
-    from salscope.models.deep import load_saliency_model  # noqa: PLC0415
     from salscope.models.registry import get_model  # noqa: PLC0415
 
     p = ctx.config.popout
     generate_benchmark(ctx.folder / "set", preset=p.preset, seed=p.seed)
     set_dir = ctx.folder / "set"
-    models: list[Any] = []
-    kinds: dict[str, str] = {}
-    for label, ckpt in _deep_models(ctx).items():
-        model = load_saliency_model(ckpt, center_prior=False)
-        model.name = label
-        models.append(model)
-        kinds[label] = "deep"
+    deep = _deep_models(ctx, center_prior=False)
+    models: list[Any] = list(deep.values())
+    kinds: dict[str, str] = {label: "deep" for label in deep}
     for name in p.classical:
         model = _no_center_prior(get_model, name)
         models.append(model)
