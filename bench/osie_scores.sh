@@ -38,14 +38,19 @@ if [[ -z "${SKIP_TRAIN:-}" ]]; then
     timed train_setup2 "$SAL" train --setup saliency --finetune-from block13 --backbone efficientnet_lite0 \
         --preset paper --decoder paper --loss nss --input-size 320x240 --epochs "$EPOCHS_II" --seed 0 \
         --split-seed 0 --monitor val_nss --threads "${THREADS_II:-1}" --no-progress --out "$OUT/setup2"
+    # Set-up II with the built-in model's readout decoder (docs/deep.md's variant): block15 fine-tuned, -log-lik.
+    timed train_setup2_readout "$SAL" train --setup saliency --finetune-from block15 --backbone efficientnet_lite0 \
+        --decoder readout --loss nll --input-size 320x240 --epochs 6 --batch-size 10 --lr 5e-3 --lr-decay 0.9 \
+        --seed 0 --monitor val_loss --patience 3 --threads 1 --no-progress --out "$OUT/setup2_readout"
 fi
 
 # Evaluation on the test split (140 images), tuebingen convention, fixation-pooled means (evaluate's default).
 cp "$OUT/setup1/checkpoints/best.ckpt" "$OUT/setup_I.ckpt"
 cp "$OUT/setup2/checkpoints/best.ckpt" "$OUT/setup_II.ckpt"
+cp "$OUT/setup2_readout/checkpoints/best.ckpt" "$OUT/setup_II_readout.ckpt"
 timed eval_classical "$SAL" evaluate builtin itti_koch gbvs aim sun spectral_residual signature bms center_bias \
     inter_observer --split test --seed 0 --convention tuebingen --metrics "$METRICS" --out "$OUT/eval_a"
-timed eval_deep "$SAL" evaluate "$OUT/setup_I.ckpt" "$OUT/setup_II.ckpt" --split test --seed 0 \
+timed eval_deep "$SAL" evaluate "$OUT/setup_I.ckpt" "$OUT/setup_II.ckpt" "$OUT/setup_II_readout.ckpt" --split test --seed 0 \
     --convention tuebingen --metrics "$METRICS" --out "$OUT/eval_b"
 # The built-in model's card reports per-image means: the same scores averaged per image.
 timed eval_builtin_per_image "$SAL" evaluate builtin center_bias --split test --seed 0 --convention tuebingen \
@@ -54,7 +59,7 @@ timed eval_builtin_per_image "$SAL" evaluate builtin center_bias --split test --
 # One table from the two evaluate runs (same split, seed, metrics and IG baseline).
 .venv/bin/python - "$OUT/eval_a/summary.json" "$OUT/eval_b/summary.json" <<'EOF' | tee "$OUT/table.md"
 import json, sys
-order = ["builtin", "setup_I", "setup_II", "itti_koch", "gbvs", "aim", "sun", "spectral_residual", "signature",
+order = ["builtin", "setup_I", "setup_II", "setup_II_readout", "itti_koch", "gbvs", "aim", "sun", "spectral_residual", "signature",
          "bms", "center_bias", "inter_observer"]
 summ = {}
 for p in sys.argv[1:]:
@@ -66,7 +71,7 @@ for m in order:
     print(f"| {m} | " + " | ".join(f"{summ[m][c]:.3f}" for c in cols) + " |")
 EOF
 # Paired bootstrap (10,000 resamples of the 140 test images, seed 0) of the per-image difference
-# builtin - setup_II: is the built-in model's lead over the runner-up larger than image-sampling noise?
+# builtin - set-up II (both variants): is the built-in model's lead larger than image-sampling noise?
 .venv/bin/python - "$OUT/eval_a/per_image.csv" "$OUT/eval_b/per_image.csv" <<'EOF2' | tee "$OUT/bootstrap.txt"
 import csv, sys
 import numpy as np
@@ -75,11 +80,12 @@ def per_image(model, key):
     rs = sorted((r for r in rows if r["model"] == model), key=lambda r: int(r["image_index"]))
     return np.array([float(r[key]) for r in rs])
 rng = np.random.default_rng(0)
-for key in ("auc", "sauc", "nss", "cc"):
-    d = per_image("builtin", key) - per_image("setup_II", key)
-    boot = d[rng.integers(0, d.size, (10000, d.size))].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    print(f"{key}: builtin - setup_II per-image mean {d.mean():+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}], "
-          f"builtin better on {(d > 0).mean():.0%} of images")
+for other in ("setup_II", "setup_II_readout"):
+    for key in ("auc", "sauc", "nss", "cc"):
+        d = per_image("builtin", key) - per_image(other, key)
+        boot = d[rng.integers(0, d.size, (10000, d.size))].mean(axis=1)
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        print(f"{key}: builtin - {other} per-image mean {d.mean():+.4f}, 95% CI [{lo:+.4f}, {hi:+.4f}], "
+              f"builtin better on {(d > 0).mean():.0%} of images")
 EOF2
 cat "$OUT/wall_times.txt"
