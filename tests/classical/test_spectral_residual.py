@@ -105,12 +105,12 @@ def test_center_prior_switch_and_bad_params():
 
 
 def test_imresize_blocks_and_uint8_input_match_dense_product():
-    from salscope.models.classical.spectral_residual import _resize_matrix
+    from salscope.metrics.resize import resize_matrix
 
     img = np.random.default_rng(3).integers(0, 256, size=(1100, 1300, 2), dtype=np.uint8)
     out = imresize(img, output_shape=(1500, 70))  # taller than one 1024-row block
-    my = _resize_matrix(1100, 1500, 1500 / 1100).toarray()
-    mx = _resize_matrix(1300, 70, 70 / 1300).toarray()
+    my = resize_matrix(1100, 1500, 1500 / 1100)
+    mx = resize_matrix(1300, 70, 70 / 1300)
     dense = np.stack([my @ img[:, :, c].astype(float) @ mx.T for c in range(2)], axis=2)
     assert out.shape == (1500, 70, 2) and out.dtype == np.float64
     assert np.allclose(out, dense, atol=1e-9)

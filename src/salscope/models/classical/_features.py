@@ -26,71 +26,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from salscope.metrics.resize import imresize, resize_matrix  # noqa: F401 (MATLAB imresize, shared with the metrics)
+
 # ---------------------------------------------------------------------------------------------
-# MATLAB-style resizing and scaling
-
-
-def _cubic(x: np.ndarray) -> np.ndarray:
-    """Keys' cubic convolution kernel with a = -0.5 (MATLAB/Octave ``imresize`` 'bicubic')."""
-    ax = np.abs(x)
-    ax2, ax3 = ax * ax, ax * ax * ax
-    return ((1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1)
-            + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * ((ax > 1) & (ax <= 2)))
-
-
-@lru_cache(maxsize=256)
-def resize_matrix(in_len: int, out_len: int, antialias: bool = True, normalize: bool = True) -> np.ndarray:
-    """``out_len × in_len`` matrix doing MATLAB's 1-D bicubic ``imresize`` along one axis.
-
-    Output sample ``x`` (1-based) maps to input position ``u = x/s + (1 - 1/s)/2``
-    with ``s = out_len/in_len``. When shrinking (``s < 1``) and ``antialias`` the
-    kernel is stretched by ``1/s`` (MATLAB's default antialiasing). Out-of-range
-    taps are folded back by symmetric (mirror) padding, as MATLAB's
-    ``contributions`` does. MATLAB normalises each row of weights to sum to one
-    (``normalize=True``); Octave's image package (2.14) does not, which matters
-    only when shrinking by a non-power-of-two factor (row sums 0.984–1.016 for
-    37 → 24 px).
-    """
-    scale = out_len / in_len
-    width = 4.0
-    if scale < 1 and antialias:
-        kernel = lambda t: scale * _cubic(scale * t)  # noqa: E731 (local kernel)
-        width = width / scale
-    else:
-        kernel = _cubic
-    x = np.arange(1, out_len + 1, dtype=np.float64)
-    u = x / scale + 0.5 * (1.0 - 1.0 / scale)
-    left = np.floor(u - width / 2.0)
-    taps = int(np.ceil(width)) + 2
-    idx = left[:, None] + np.arange(taps)[None, :]
-    w = kernel(u[:, None] - idx)
-    if normalize:
-        w = w / w.sum(axis=1, keepdims=True)
-    # symmetric padding: 1..n, n..1 repeated
-    aux = np.concatenate([np.arange(in_len), np.arange(in_len)[::-1]])
-    cols = aux[np.mod(idx.astype(np.int64) - 1, aux.size)]
-    mat = np.zeros((out_len, in_len))
-    np.add.at(mat, (np.repeat(np.arange(out_len), taps), cols.ravel()), w.ravel())
-    mat.setflags(write=False)
-    return mat
-
-
-def imresize(a: np.ndarray, shape: tuple[int, int], antialias: bool = True, normalize: bool = True) -> np.ndarray:
-    """Bicubic resize of a 2-D map to ``shape`` like MATLAB ``imresize(a, shape)``.
-
-    Separable: ``R @ a @ C.T`` with the matrices of :func:`resize_matrix`
-    (``normalize=False`` reproduces Octave's unnormalised weights).
-    """
-    h, w = a.shape
-    oh, ow = int(shape[0]), int(shape[1])
-    out = a
-    if (oh, ow) == (h, w):
-        return np.array(a, dtype=np.float64)
-    if oh != h:
-        out = resize_matrix(h, oh, antialias, normalize) @ out
-    if ow != w:
-        out = out @ resize_matrix(w, ow, antialias, normalize).T
-    return np.asarray(out, dtype=np.float64)
+# MATLAB-style resizing (salscope.metrics.resize: imresize(..., normalize=False) is Octave's) and scaling
 
 
 def is_flat(a: np.ndarray) -> bool:

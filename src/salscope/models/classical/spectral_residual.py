@@ -1,115 +1,26 @@
 """Spectral residual saliency (Hou & Zhang 2007), the paper's recipe.
 
-Also home of the MATLAB-compatible helpers (``imresize``, ``imfilter`` with an
-``fspecial`` Gaussian, ``rgb2gray``, ``mat2gray``) that the spectral models of
-this package share, so that their maps follow the authors' MATLAB code.
+Also home of the MATLAB-compatible helpers (``imfilter`` with an ``fspecial``
+Gaussian, ``rgb2gray``, ``mat2gray``; ``imresize`` is re-exported from
+:mod:`salscope.metrics.resize`) that the spectral models of this package share,
+so that their maps follow the authors' MATLAB code.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage as ndi
-import scipy.sparse as sp
 
 from salscope.errors import ModelError
+from salscope.metrics.resize import imresize  # noqa: F401 (MATLAB imresize, re-exported for the spectral models)
 from salscope.models.base import SaliencyModel, as_rgb_image
 from salscope.models.registry import register_model
 
 # ---------------------------------------------------------------------------
 # MATLAB-compatible helpers
 # ---------------------------------------------------------------------------
-
-
-def _cubic(x: np.ndarray) -> np.ndarray:
-    """Keys' cubic convolution kernel with a = -0.5 (MATLAB ``imresize`` 'bicubic')."""
-    ax = np.abs(x)
-    ax2, ax3 = ax * ax, ax * ax * ax
-    return (1.5 * ax3 - 2.5 * ax2 + 1.0) * (ax <= 1) + (-0.5 * ax3 + 2.5 * ax2 - 4.0 * ax + 2.0) * (
-        (ax > 1) & (ax <= 2)
-    )
-
-
-def _resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True) -> sp.csr_matrix:
-    """Sparse ``out_len × in_len`` matrix of MATLAB ``imresize`` bicubic weights along one axis.
-
-    Output pixel ``x`` (1-based) samples input coordinate ``u = x/scale + (1 - 1/scale)/2``;
-    when shrinking with antialiasing the kernel is stretched by ``1/scale``. Weights of
-    each row sum to one and out-of-range taps are mirrored (MATLAB's 'symmetric' border).
-    """
-    width = 4.0
-    if scale < 1 and antialias:
-        width = width / scale
-
-        def kernel(t: np.ndarray) -> np.ndarray:
-            return scale * _cubic(scale * t)
-
-    else:
-        kernel = _cubic
-    x = np.arange(1, out_len + 1, dtype=np.float64)
-    u = x / scale + 0.5 * (1.0 - 1.0 / scale)
-    left = np.floor(u - width / 2.0)
-    taps = int(math.ceil(width)) + 2
-    idx = left[:, None] + np.arange(taps)[None, :]
-    weights = kernel(u[:, None] - idx)
-    weights = weights / weights.sum(axis=1, keepdims=True)
-    # Mirror indices into [1, in_len] like MATLAB's aux = [1:n, n:-1:1].
-    period = 2 * in_len
-    k = np.mod(idx.astype(np.int64) - 1, period)
-    cols = np.where(k < in_len, k, period - 1 - k)
-    rows = np.repeat(np.arange(out_len), taps)
-    mat = sp.csr_matrix((weights.ravel(), (rows, cols.ravel())), shape=(out_len, in_len))
-    mat.sum_duplicates()
-    return mat
-
-
-def imresize(
-    image: np.ndarray, scale: float | None = None, output_shape: tuple[int, int] | None = None
-) -> np.ndarray:
-    """Resize a 2-D or 3-D float array like MATLAB's ``imresize`` (bicubic, antialiased).
-
-    Give either ``scale`` (output size ``ceil(scale * size)``, both axes use ``scale``) or
-    ``output_shape`` ``(rows, cols)`` (each axis uses ``out / in``). Separable: a sparse
-    weight matrix per axis, so memory stays proportional to the image.
-
-    References
-    ----------
-    MATLAB Image Processing Toolbox ``imresize`` (method 'bicubic', 'Antialiasing' true).
-    """
-    arr = np.asarray(image)
-    if not np.issubdtype(arr.dtype, np.floating):
-        # Integer images (uint8) stay as they are: the first sparse product yields float64,
-        # so a huge input is never copied to float64 whole.
-        arr = arr if np.issubdtype(arr.dtype, np.integer) else arr.astype(np.float64)
-    h, w = arr.shape[:2]
-    if output_shape is None:
-        if scale is None or not scale > 0:
-            raise ModelError(f"imresize: scale must be > 0, got {scale!r}")
-        out_h, out_w = math.ceil(scale * h), math.ceil(scale * w)
-        sy = sx = float(scale)
-    else:
-        out_h, out_w = int(output_shape[0]), int(output_shape[1])
-        if out_h < 1 or out_w < 1:
-            raise ModelError(f"imresize: output_shape must be positive, got {output_shape!r}")
-        sy, sx = out_h / h, out_w / w
-    flat = arr.reshape(h, w, -1)
-    if (out_h, sy) != (h, 1.0):
-        my = _resize_matrix(h, out_h, sy)
-        rows = np.empty((out_h, w, flat.shape[2]))
-        for c in range(flat.shape[2]):
-            for j in range(0, w, 1024):  # column blocks: temporaries stay h × 1024
-                rows[:, j : j + 1024, c] = my @ flat[:, j : j + 1024, c]
-        flat = rows
-    if (out_w, sx) != (w, 1.0):
-        mx = _resize_matrix(w, out_w, sx)
-        out = np.empty((out_h, out_w, flat.shape[2]))
-        for c in range(flat.shape[2]):
-            for i in range(0, out_h, 1024):  # row blocks: temporaries stay 1024 × out_w
-                out[i : i + 1024, :, c] = (mx @ flat[i : i + 1024, :, c].T).T
-        flat = out
-    return np.asarray(flat, dtype=np.float64).reshape((out_h, out_w) + arr.shape[2:])
 
 
 def fspecial_gaussian_1d(size: int, sigma: float) -> np.ndarray:
