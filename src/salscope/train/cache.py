@@ -1,4 +1,11 @@
-"""Encoder-feature cache for set-up I: a frozen encoder is run once per image, not once per epoch.
+"""Encoder-feature caches: a frozen encoder (set-up I) or frozen trunk (II, III) runs once per image.
+
+Set-up I caches the decoder's layers. Set-ups II and III fine-tune the encoder
+from ``finetune_from`` on; every stage before it is frozen and, with the
+encoder in eval mode and no augmentation, deterministic, so
+:func:`trunk_layers` — the layer just before ``finetune_from`` plus the
+decoder layers that lie before it — is cached, and training runs the encoder
+from ``finetune_from`` on (:meth:`Backbone.forward_from`).
 
 Features are stored as one ``.npy`` per image and layer under
 ``cache_dir()/features/<key>/``, where ``key`` is the sha256 of the backbone
@@ -34,15 +41,33 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def trunk_layers(encoder, finetune_from: str, layers: Sequence[str]) -> list[str] | None:
+    """What a set-up II/III run caches: the layer before ``finetune_from``, then the ``layers`` before it.
+
+    None when ``finetune_from`` is the first stage (nothing is frozen in front of it).
+    """
+    prev = encoder.previous_layer(finetune_from)
+    if prev is None:
+        return None
+    first = encoder.layer_names.index(finetune_from)
+    shallow = [name for name in layers if encoder.layer_names.index(name) < first and name != prev]
+    return [prev] + list(dict.fromkeys(shallow))
+
+
 class FeatureCache:
-    """Per-image encoder features on disk, keyed by encoder + weights + input size + layers."""
+    """Per-image encoder features on disk, keyed by encoder + weights + input size + layers.
+
+    ``model`` is a :class:`~salscope.models.deep.DeepSaliencyModel` or a bare
+    backbone; the features are ``encoder(encoder.normalize(x), layers)`` of the
+    images resized to ``input_size`` (what training without the cache computes).
+    """
 
     def __init__(self, root: str | os.PathLike, model, input_size: Sequence[int], layers: Sequence[str]):
-        self.model = model  # DeepSaliencyModel: its encoder and input normalisation compute the features
+        self.encoder = getattr(model, "encoder", model)
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.layers = list(layers)
-        ident = {"version": CACHE_VERSION, "backbone": getattr(model.encoder, "name", "?"),
-                 "weights": weights_fingerprint(model.encoder), "input_size": list(self.input_size),
+        self.layers = self.encoder.check_layers(list(layers))
+        ident = {"version": CACHE_VERSION, "backbone": getattr(self.encoder, "name", "?"),
+                 "weights": weights_fingerprint(self.encoder), "input_size": list(self.input_size),
                  "layers": self.layers}
         self.key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
         self.dir = Path(root) / "features" / self.key
@@ -73,7 +98,7 @@ class FeatureCache:
         todo = [i for i, p in enumerate(stimuli.paths) if not self.has(p)]
         if not todo:
             return 0
-        encoder = self.model.encoder
+        encoder = self.encoder
         was_training = encoder.training
         encoder.eval()
         device = next(encoder.parameters()).device
@@ -81,7 +106,7 @@ class FeatureCache:
         try:
             for chunk in track(batches, "caching encoder features"):
                 x = images_to_batch([stimuli[i] for i in chunk], self.input_size).to(device)
-                feats = self.model.features(x)
+                feats = encoder(encoder.normalize(x), layers=self.layers)
                 for j, i in enumerate(chunk):
                     for layer, p in self._files(stimuli.paths[i]).items():
                         write_npy(p, feats[layer][j].float().cpu().numpy())

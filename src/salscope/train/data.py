@@ -1,4 +1,4 @@
-"""Torch data sets for training: images + fixation targets, cached features, scene labels.
+"""Torch data sets for training: images or cached encoder/trunk features + fixation targets or scene labels.
 
 Every image is resized to the run's ``input_size`` (bilinear, antialiased —
 the same :func:`salscope.models.deep.images_to_batch` that prediction uses), so
@@ -111,3 +111,17 @@ class SceneImages(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         image = images_to_batch([self.dataset.stimuli[i]], self.input_size)[0]
         return {"image": image, "label": torch.tensor(self.labels[i]), "index": torch.tensor(i)}
+
+
+class CachedSceneFeatures(torch.utils.data.Dataset):
+    """``{"features": {layer: tensor}, "label": int64, "index"}`` from a trunk :class:`FeatureCache` (set-up III)."""
+
+    def __init__(self, dataset: Dataset, cache, labels: np.ndarray):
+        self.dataset, self.cache, self.labels = dataset, cache, np.asarray(labels, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict:
+        feats = {k: torch.from_numpy(v) for k, v in self.cache.load(self.dataset.stimuli.paths[i]).items()}
+        return {"features": feats, "label": torch.tensor(self.labels[i]), "index": torch.tensor(i)}

@@ -50,6 +50,7 @@ class TrainResult:
     metrics: dict[str, float]
     config_hash: str
     cached_images: int = 0
+    cache_layers: list[str] | None = None  # what the feature cache held (None: no cache)
     global_zero: bool = True  # False on the other DDP ranks (they return too)
 
 
@@ -121,6 +122,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     from salscope import progress  # noqa: PLC0415
     from salscope.settings import cache_dir  # noqa: PLC0415
     from salscope.train import data as tdata  # noqa: PLC0415
+    from salscope.train.cache import FeatureCache, trunk_layers  # noqa: PLC0415
     from salscope.train.tasks import SaliencyTask, SceneHead, SceneTask  # noqa: PLC0415
 
     if config.threads:
@@ -137,7 +139,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     L.seed_everything(config.seed, workers=True, verbose=False)
     ds, train_ds, val_ds = _load_data(config)
     monitor, mode = _monitor(config)
-    cached = 0
+    cached, cache_layers = 0, None
     if config.setup == "scene":
         from salscope.data.scenes import load_scene_labels  # noqa: PLC0415
         from salscope.models.backbones import get_backbone  # noqa: PLC0415
@@ -152,8 +154,17 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         meta = _meta(config, "scene", head={"layer": layers[-1], "classes": class_names})
         task = SceneTask(encoder, head, config, meta)
         pos = {i: k for k, i in enumerate(ds.ids)}
-        train_set = tdata.SceneImages(train_ds, config.input_size, labels[[pos[i] for i in train_ds.ids]])
-        val_set = tdata.SceneImages(val_ds, config.input_size, labels[[pos[i] for i in val_ds.ids]]) if val_ds else None
+        train_y = labels[[pos[i] for i in train_ds.ids]]
+        val_y = labels[[pos[i] for i in val_ds.ids]] if val_ds else None
+        trunk = trunk_layers(encoder, ft, [head.layer]) if config.cache else None
+        if trunk:
+            cache = FeatureCache(cache_dir(), encoder, config.input_size, trunk)
+            cached, cache_layers = _fill(cache, train_ds, val_ds), trunk
+            train_set = tdata.CachedSceneFeatures(train_ds, cache, train_y)
+            val_set = tdata.CachedSceneFeatures(val_ds, cache, val_y) if val_ds else None
+        else:
+            train_set = tdata.SceneImages(train_ds, config.input_size, train_y)
+            val_set = tdata.SceneImages(val_ds, config.input_size, val_y) if val_ds else None
     else:
         model = build_model(config)
         if config.setup == "saliency" and not config.finetune_from:
@@ -164,9 +175,13 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         sigma = config.density_sigma_deg if need_density else None
         train_t = tdata.FixationTargets(train_ds, config.out_size, sigma)
         val_t = tdata.FixationTargets(val_ds, config.out_size, sigma) if val_ds else None
-        if config.setup == "fixed" and config.cache:
-            cache = tdata_cache(model, config, cache_dir())
-            cached = cache.fill(train_ds.stimuli) + (cache.fill(val_ds.stimuli) if val_ds else 0)
+        layers = None
+        if config.cache:
+            layers = model.layers if config.setup == "fixed" else trunk_layers(model.encoder, config.finetune_from,
+                                                                               model.layers)
+        if layers:
+            cache = FeatureCache(cache_dir(), model, config.input_size, layers)
+            cached, cache_layers = _fill(cache, train_ds, val_ds), layers
             train_set = tdata.CachedFeatures(train_ds, cache, train_t)
             val_set = tdata.CachedFeatures(val_ds, cache, val_t) if val_ds else None
         else:
@@ -220,7 +235,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
     best = best_cb.best_model_path if best_cb else ""
     result = TrainResult(out, last, Path(best) if best else None, int(trainer.current_epoch), metrics,
-                         config.config_hash(), cached, bool(trainer.is_global_zero))
+                         config.config_hash(), cached, cache_layers, bool(trainer.is_global_zero))
     if config.export_decoder and config.setup != "scene" and trainer.is_global_zero:
         from salscope.models.deep import export_decoder, load_checkpoint  # noqa: PLC0415
 
@@ -230,7 +245,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     if trainer.is_global_zero:
         write_json(out / "result.json", {"last_checkpoint": last, "best_checkpoint": result.best_checkpoint,
                                          "epochs_run": result.epochs_run, "metrics": metrics,
-                                         "config_hash": result.config_hash, "cached_images": cached})
+                                         "config_hash": result.config_hash, "cached_images": cached,
+                                         "cache_layers": cache_layers})
     return result
 
 
@@ -250,8 +266,6 @@ def _quiet_lightning() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def tdata_cache(model, config: TrainConfig, root: Path):
-    """The :class:`FeatureCache` of a set-up-I run."""
-    from salscope.train.cache import FeatureCache  # noqa: PLC0415
-
-    return FeatureCache(root, model, config.input_size, model.layers)
+def _fill(cache, train_ds, val_ds) -> int:
+    """Fill ``cache`` for the training and validation images; how many were computed."""
+    return cache.fill(train_ds.stimuli) + (cache.fill(val_ds.stimuli) if val_ds else 0)

@@ -3,7 +3,9 @@
 - :class:`SaliencyTask` — set-ups I (``fixed``) and II (``saliency``): a
   :class:`~salscope.models.deep.DeepSaliencyModel` trained with a
   :class:`~salscope.models.losses.SaliencyLoss`; batches carry either images or
-  cached encoder features.
+  cached features: the decoder's layers (set-up I) or the frozen trunk's
+  (set-up II, see :mod:`salscope.train.cache`), from which the encoder runs
+  from ``finetune_from`` on.
 - :class:`SceneTask` — set-up III (``scene``): the same encoder, fine-tuned from
   the same layer with the same schedule, under a scene-classification head
   (global average pooling of the deepest decoder layer + linear), cross-entropy.
@@ -36,6 +38,21 @@ def _set_trainable(encoder: nn.Module, finetune_from: str | None) -> None:
         for m in encoder.modules_from(finetune_from):
             for p in m.parameters():
                 p.requires_grad_(True)
+
+
+def features_from_trunk(encoder: nn.Module, cached: dict[str, torch.Tensor], start: str,
+                        layers: list[str]) -> dict[str, torch.Tensor]:
+    """``layers`` of the encoder from cached trunk features: run it from ``start`` on, merge the cached shallow ones.
+
+    ``cached`` holds the layer before ``start`` and the requested layers that lie
+    before ``start`` (:func:`salscope.train.cache.trunk_layers`).
+    """
+    first = encoder.layer_names.index(start)
+    deep = [name for name in layers if encoder.layer_names.index(name) >= first]
+    found = dict(cached)
+    if deep:
+        found.update(encoder.forward_from(cached[encoder.previous_layer(start)], start, deep))
+    return {name: found[name] for name in layers}
 
 
 class _Task(L.LightningModule):
@@ -89,7 +106,10 @@ class SaliencyTask(_Task):
     def _predict(self, batch: dict) -> torch.Tensor:
         size = self.config.out_size
         if "features" in batch:
-            return self.model.forward_features(batch["features"], size)
+            feats = batch["features"]
+            if self.config.setup == "saliency":  # frozen-trunk features: run the fine-tuned stages
+                feats = features_from_trunk(self.model.encoder, feats, self.config.finetune_from, self.model.layers)
+            return self.model.forward_features(feats, size)
         return self.model(batch["image"], size)
 
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
@@ -141,7 +161,11 @@ class SceneTask(_Task):
         return self.head(self.encoder(self.encoder.normalize(x), layers=[self.head.layer]))
 
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
-        logits = self(batch["image"])
+        if "features" in batch:  # frozen-trunk features: run the fine-tuned stages only
+            logits = self.head(features_from_trunk(self.encoder, batch["features"], self.config.finetune_from,
+                                                   [self.head.layer]))
+        else:
+            logits = self(batch["image"])
         loss = F.cross_entropy(logits, batch["label"])
         bs = logits.shape[0]
         self.log(f"{stage}_loss", loss, prog_bar=True, batch_size=bs, sync_dist=stage == "val")

@@ -129,12 +129,18 @@ class Backbone(nn.Module):
         return layers
 
     # -- running ------------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor, layers: Sequence[str] | str | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, layers: Sequence[str] | str | None = None,
+                start: str | None = None) -> dict[str, torch.Tensor]:
         """Activations of ``layers`` (all when None) for the normalised batch ``x`` (B×3×H×W).
 
         The stages run in order and stop after the deepest requested layer.
-        Returns ``{layer: tensor B×C×h×w}`` in the order of ``layers``.
+        With ``start``, ``x`` is instead the activation of the layer just before
+        ``start`` and only the stages from ``start`` on run (see
+        :meth:`forward_from`). Returns ``{layer: tensor B×C×h×w}`` in the order
+        of ``layers``.
         """
+        if start is not None:
+            return self.forward_from(x, start, layers)
         wanted = self.check_layers(layers)
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -142,10 +148,52 @@ class Backbone(nn.Module):
                 f"backbone '{self.name}' expects a float tensor of shape B×3×H×W, got {shape}; "
                 "convert images with Backbone.preprocess"
             )
+        return self._run_stages(x, 0, wanted)
+
+    def forward_from(self, x: torch.Tensor, start: str, layers: Sequence[str] | str | None = None) -> dict[str, torch.Tensor]:
+        """Activations of ``layers`` computed from ``x``, the activation of the layer before ``start``.
+
+        Runs the stages ``start`` … deepest requested layer only: with
+        ``x = forward(image, [previous(start)])[previous(start)]``,
+        ``forward_from(x, start, layers) == forward(image, layers)``. This is how
+        a frozen trunk is skipped once its output is cached. ``layers`` (all
+        from ``start`` on when None) must lie at or after ``start``;
+        ``start`` must not be the first stage (its input is the image: use
+        :meth:`forward`).
+        """
+        first = self._layer_index(start)
+        if first == 0:
+            raise ModelError(
+                f"start='{start}' is the first stage of backbone '{self.name}': its input is the image; "
+                "call forward(x, layers) without start"
+            )
+        wanted = self.layer_names[first:] if layers is None else self.check_layers(layers)
+        before = [name for name in wanted if self._index[name] < first]
+        if before:
+            raise ModelError(
+                f"layer(s) {', '.join(map(repr, before))} of backbone '{self.name}' lie before start='{start}' "
+                f"and are not computed from its input; request layers from {start} on "
+                f"({', '.join(self.layer_names[first:])})"
+            )
+        prev = self.feature_info[first - 1]
+        if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != prev.channels:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ModelError(
+                f"backbone '{self.name}' run from '{start}' expects the activation of '{prev.name}' "
+                f"(B×{prev.channels}×h×w), got {shape}; pass forward(image, ['{prev.name}'])['{prev.name}']"
+            )
+        return self._run_stages(x, first, wanted)
+
+    def previous_layer(self, layer: str) -> str | None:
+        """The layer just before ``layer`` (None for the first stage): the input of :meth:`forward_from`."""
+        i = self._layer_index(layer)
+        return self.feature_info[i - 1].name if i > 0 else None
+
+    def _run_stages(self, x: torch.Tensor, first: int, wanted: list[str]) -> dict[str, torch.Tensor]:
         want = set(wanted)
         last = max(self._index[name] for name in wanted)
         found: dict[str, torch.Tensor] = {}
-        for i in range(last + 1):
+        for i in range(first, last + 1):
             x = self._runs[i](x)
             name = self.feature_info[i].name
             if name in want:
