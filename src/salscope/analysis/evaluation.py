@@ -38,6 +38,7 @@ import numpy as np
 from salscope import metrics as M
 from salscope.errors import AnalysisError, MetricError, ModelError
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
+from salscope.models.base import log_density_from_map
 from salscope.progress import track
 
 #: Metric names understood by :func:`evaluate`, in table order.
@@ -57,16 +58,6 @@ _UNIFORM_MIX = 1e-3
 # --------------------------------------------------------------------------- model sources
 
 
-def _log_density_from_map(smap: np.ndarray) -> np.ndarray:
-    """``SaliencyModel.log_density``'s rule for a bare map: shift, floor 1e-20 of the sum, normalise, log."""
-    smap = smap - min(0.0, float(smap.min()))
-    total = float(smap.sum())
-    if total <= 0:
-        return np.full(smap.shape, -np.log(smap.size))
-    smap = smap + 1e-20 * total
-    return np.log(smap) - np.log(smap.sum())
-
-
 class ModelSource:
     """A :class:`SaliencyModel` seen by the evaluation: needs the image, gives map and log-density."""
 
@@ -84,7 +75,7 @@ class ModelSource:
         smap = np.asarray(self.model.saliency_map(image), dtype=np.float64)
         if self._own_log_density:
             return smap, lambda: np.asarray(self.model.log_density(image), dtype=np.float64)
-        return smap, lambda: _log_density_from_map(smap)
+        return smap, lambda: log_density_from_map(smap)
 
 
 class FolderSource:
@@ -127,7 +118,7 @@ class FolderSource:
                 smap = np.asarray(img.convert("F"), dtype=np.float64)
         if smap.ndim != 2:
             raise ModelError(f"map {path} has shape {smap.shape}; a saliency map is H×W")
-        return smap, lambda: _log_density_from_map(smap)
+        return smap, lambda: log_density_from_map(smap)
 
 
 class InterObserver:

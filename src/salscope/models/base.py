@@ -38,6 +38,23 @@ def as_rgb_image(image: np.ndarray, *, argument: str = "image") -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def log_density_from_map(saliency_map: np.ndarray) -> np.ndarray:
+    """Log-density of a saliency map: shift to non-negative, add a floor of 1e-20 of the sum, normalise, log.
+
+    ``p = (s' + 1e-20 Σs') / Σ(s' + 1e-20 Σs')`` with ``s' = s - min(0, min s)``;
+    a map with no positive mass gives the uniform ``-log(H·W)``. This is
+    :meth:`SaliencyModel.log_density`'s default, also used by the evaluation
+    for maps read from disk.
+    """
+    smap = np.asarray(saliency_map, dtype=np.float64)
+    smap = smap - min(0.0, float(smap.min()))
+    total = float(smap.sum())
+    if total <= 0:
+        return np.full(smap.shape, -np.log(smap.size))
+    smap = smap + 1e-20 * total
+    return np.log(smap) - np.log(smap.sum())
+
+
 class SaliencyModel:
     """Base class: override :meth:`saliency_map` (and :meth:`log_density` if the model has one).
 
@@ -60,16 +77,10 @@ class SaliencyModel:
     def log_density(self, image: np.ndarray) -> np.ndarray:
         """Log of the fixation density the model predicts for ``image``.
 
-        Default: the saliency map shifted to be non-negative, plus a floor of
-        1e-20 of its sum, normalised to sum to one, then logged.
+        Default: :func:`log_density_from_map` of the saliency map (shifted to be
+        non-negative, plus a floor of 1e-20 of its sum, normalised, logged).
         """
-        smap = np.asarray(self.saliency_map(image), dtype=np.float64)
-        smap = smap - min(0.0, float(smap.min()))
-        total = float(smap.sum())
-        if total <= 0:
-            return np.full(smap.shape, -np.log(smap.size))
-        smap = smap + 1e-20 * total
-        return np.log(smap) - np.log(smap.sum())
+        return log_density_from_map(self.saliency_map(image))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, center_prior={self.center_prior})"
