@@ -159,6 +159,20 @@ def zscore(s: Any, ddof: int = 0) -> Any:
     return (s - mean) / std
 
 
+def floored(m: np.ndarray, floor: float) -> np.ndarray:
+    """``m`` shifted to be non-negative (only if it has negatives) plus ``floor``: a new array.
+
+    ``m - min(m) + floor`` when ``min(m) < 0``, else ``m + floor`` (pysaliency's
+    KLD operands, before normalisation; shared by :func:`kld` and the suite).
+    """
+    low = m.min()
+    if low < 0:
+        out = m - low
+        out += floor
+        return out
+    return m + floor
+
+
 def to_density(s: Any, floor: float = 0.0) -> Any:
     """Turn maps into densities over their last two axes (pysaliency's rule).
 

@@ -16,6 +16,7 @@ from salscope.metrics._common import (
     TUEBINGEN_DENSITY_FLOOR,
     as_map,
     check_convention,
+    floored,
     same_shape,
     to_density,
     zscore,
@@ -28,16 +29,6 @@ def _pair(saliency_map: Any, gold: Any, convention: str) -> tuple[np.ndarray, np
     g = as_map(gold, "gold")
     s = same_shape(as_map(saliency_map), g, convention)
     return s, g
-
-
-def _floored(m: np.ndarray, floor: float) -> np.ndarray:
-    """``m`` shifted to be non-negative (only if it has negatives) plus ``floor``: a new array."""
-    low = m.min()
-    if low < 0:
-        out = m - low
-        out += floor
-        return out
-    return m + floor
 
 
 def cc(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float:
@@ -99,8 +90,8 @@ def kld(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float
         return float((q[on] * np.log(ratio)).sum())
     # with a = s' + floor, b = g' + floor (s', g' shifted if negative) and p = a/A, q = b/B:
     # sum q log(q/p) = (1/B) sum b log(b/a) + log(A/B) -- the same value with fewer passes
-    a = _floored(s, TUEBINGEN_DENSITY_FLOOR)
-    b = _floored(g, TUEBINGEN_DENSITY_FLOOR)
+    a = floored(s, TUEBINGEN_DENSITY_FLOOR)
+    b = floored(g, TUEBINGEN_DENSITY_FLOOR)
     big_a, big_b = a.sum(), b.sum()
     ratio = np.divide(b, a)
     np.log(ratio, out=ratio)

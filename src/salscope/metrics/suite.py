@@ -20,19 +20,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from salscope.errors import MetricError
-from salscope.metrics._common import TUEBINGEN_DENSITY_FLOOR, require_fixations, to_density
+from salscope.metrics._common import TUEBINGEN_DENSITY_FLOOR, floored, require_fixations, to_density
 
 #: Metrics :func:`tuebingen_suite` computes.
 SUITE_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim")
-
-
-def _floored(m: np.ndarray, floor: float) -> np.ndarray:
-    low = m.min()
-    if low < 0:
-        out = m - low
-        out += floor
-        return out
-    return m + floor
 
 
 class GoldStats:
@@ -55,7 +46,7 @@ class GoldStats:
 
     def floored(self) -> tuple[np.ndarray, Any]:
         if self._floored is None:
-            b = _floored(self.gold, TUEBINGEN_DENSITY_FLOOR)
+            b = floored(self.gold, TUEBINGEN_DENSITY_FLOOR)
             self._floored = (b.ravel(), b.sum())
         return self._floored
 
@@ -116,7 +107,7 @@ class MapStats:
 
     def floored(self) -> tuple[np.ndarray, Any]:
         if self._floored is None:
-            a = _floored(self.smap, TUEBINGEN_DENSITY_FLOOR).ravel()
+            a = floored(self.smap, TUEBINGEN_DENSITY_FLOOR).ravel()
             self._floored = (a, a.sum())
         return self._floored
 
