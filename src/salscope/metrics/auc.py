@@ -83,6 +83,32 @@ def auc(
     return scores if per_fixation else float(scores.mean())
 
 
+def fixated_pixels_with_negatives(flat: np.ndarray, n_pixels: int) -> np.ndarray:
+    """The distinct fixated flat pixel indices; raise when every pixel is fixated (AUC-Judd has no negatives)."""
+    unique = np.unique(flat)
+    if unique.size == n_pixels:
+        raise MetricError("auc_judd: every pixel is fixated, so there are no negatives; the metric is undefined")
+    return unique
+
+
+def judd_tuebingen(values: np.ndarray, positives: np.ndarray, unique: np.ndarray, all_sorted: np.ndarray) -> float:
+    """AUC-Judd (tuebingen) from the flat map, its values at every fixation, the fixated pixels and the sorted map.
+
+    Thresholds are the positives in decreasing order; ``tp(t) = #{pos >= t} / #pos`` and
+    ``fp(t) = #{unfixated >= t} / #unfixated``, the unfixated counts taken as the sorted
+    full map minus the fixated pixels; trapezoid area of the curve closed at (0, 0), (1, 1).
+    """
+    n_pixels = values.size
+    pos = np.sort(positives)
+    fixated = np.sort(values[unique])
+    thresholds = pos[::-1]
+    tp = (pos.size - np.searchsorted(pos, thresholds, side="left")) / pos.size
+    above_all = n_pixels - np.searchsorted(all_sorted, thresholds, side="left")
+    above_fixated = unique.size - np.searchsorted(fixated, thresholds, side="left")
+    fp = (above_all - above_fixated) / (n_pixels - unique.size)
+    return float(np.trapezoid(np.concatenate([[0.0], tp, [1.0]]), np.concatenate([[0.0], fp, [1.0]])))
+
+
 def auc_judd(
     saliency_map: Any,
     xs: Any,
@@ -127,21 +153,11 @@ def auc_judd(
             raise MetricError("auc_judd: jitter=True needs an explicit seed (int or np.random.Generator)")
         values = values + np.random.default_rng(seed).random(values.size) / 1e7
         sorted_map = None
-    unique = np.unique(flat)
+    unique = fixated_pixels_with_negatives(flat, values.size)
     n_pixels = values.size
-    if unique.size == n_pixels:
-        raise MetricError("auc_judd: every pixel is fixated, so there are no negatives; the metric is undefined")
     if convention == "tuebingen":
-        # negatives = unfixated pixels, counted from the sorted full map minus the fixated pixels
         all_sorted = np.sort(values) if sorted_map is None else sorted_map
-        pos = np.sort(values[flat])
-        fixated = np.sort(values[unique])
-        thresholds = pos[::-1]
-        tp = (pos.size - np.searchsorted(pos, thresholds, side="left")) / pos.size
-        above_all = n_pixels - np.searchsorted(all_sorted, thresholds, side="left")
-        above_fixated = unique.size - np.searchsorted(fixated, thresholds, side="left")
-        fp = (above_all - above_fixated) / (n_pixels - unique.size)
-        return float(np.trapezoid(np.concatenate([[0.0], tp, [1.0]]), np.concatenate([[0.0], fp, [1.0]])))
+        return judd_tuebingen(values, values[flat], unique, all_sorted)
     if np.ptp(values) == 0:
         return float("nan")
     n_fix = unique.size

@@ -21,6 +21,7 @@ import numpy as np
 
 from salscope.errors import MetricError
 from salscope.metrics._common import TUEBINGEN_DENSITY_FLOOR, floored, require_fixations, to_density
+from salscope.metrics.auc import fixated_pixels_with_negatives, judd_tuebingen
 
 #: Metrics :func:`tuebingen_suite` computes.
 SUITE_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim")
@@ -187,17 +188,8 @@ def tuebingen_suite(
             left, right = _counts(all_sorted, fixated)
             out["auc"] = (left + 0.5 * (right - left)) / n_pixels
         if "auc_judd" in metrics:  # metrics.auc_judd, tuebingen, no jitter
-            unique = np.unique(flat)
-            if unique.size == n_pixels:
-                raise MetricError("auc_judd: every pixel is fixated, so there are no negatives; the metric is undefined")
-            pos = np.sort(fixated)
-            fixated_unique = np.sort(values[unique])
-            thresholds = pos[::-1]
-            tp = (pos.size - np.searchsorted(pos, thresholds, side="left")) / pos.size
-            above_all = n_pixels - np.searchsorted(all_sorted, thresholds, side="left")
-            above_fixated = unique.size - np.searchsorted(fixated_unique, thresholds, side="left")
-            fp = (above_all - above_fixated) / (n_pixels - unique.size)
-            out["auc_judd"] = float(np.trapezoid(np.concatenate([[0.0], tp, [1.0]]), np.concatenate([[0.0], fp, [1.0]])))
+            unique = fixated_pixels_with_negatives(flat, n_pixels)
+            out["auc_judd"] = judd_tuebingen(values, fixated, unique, all_sorted)
     if "sauc" in metrics:  # metrics.shuffled_auc, tuebingen
         if negatives is None:
             raise MetricError("tuebingen_suite: sauc needs negatives=(all_flat, own_flat)")
