@@ -8,8 +8,8 @@ import numpy as np
 
 from salscope.errors import ModelError
 from salscope.models.base import SaliencyModel, as_rgb_image
-from salscope.models.classical.ica import load_filter_bank, prepare_image, valid_responses
-from salscope.models.classical.spectral_residual import imfilter_gaussian, imresize, reject_center_prior
+from salscope.models.classical.ica import load_filter_bank, prepare_image, valid_map_to_image, valid_responses
+from salscope.models.classical.spectral_residual import imfilter_gaussian, reject_center_prior
 from salscope.models.registry import register_model
 
 
@@ -101,12 +101,7 @@ class AIM(SaliencyModel):
             info += -np.log(hist + 1e-6)[idx].sum(axis=0)
         if self.convolve:
             info = imfilter_gaussian(info, 30, 8.0)
-        if np.ptp(info) <= 1e-12 * max(1.0, float(np.abs(info).max())):
-            return np.zeros((h, w))
-        half = (p - 1) // 2
-        full = np.full(img.shape[:2], info.min())
-        full[half : half + rh, half : half + rw] = info
-        return imresize(full, output_shape=(h, w))
+        return valid_map_to_image(info, img.shape, p, (h, w))
 
 
 @register_model("aim")

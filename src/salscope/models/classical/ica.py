@@ -16,6 +16,7 @@ from scipy.optimize import brentq
 from scipy.special import gammaln
 
 from salscope.errors import ModelError
+from salscope.metrics.resize import imresize
 
 FILTER_FILES = {"aim": "aim_21x21.npz", "sun": "sun_11x11.npz"}
 # Shipped as package data (pyproject: resources/**/*).
@@ -254,8 +255,6 @@ def prepare_image(rgb: np.ndarray, scale: float, max_dim: int, patch_size: int) 
     An image whose shorter side would fall below ``patch_size`` is enlarged so that it
     equals ``patch_size`` (one valid patch position at least).
     """
-    from salscope.models.classical.spectral_residual import imresize  # noqa: PLC0415 (sibling helper)
-
     h, w = rgb.shape[:2]
     factor = min(float(scale), float(max_dim) / max(h, w))
     out_h, out_w = max(1, math.ceil(factor * h)), max(1, math.ceil(factor * w))
@@ -290,3 +289,20 @@ def valid_responses(image: np.ndarray, filters: np.ndarray, chunk: int = 16):
         full = sfft.irfft2(prod, s=(fh, fw), axes=(1, 2))
         # Circular = linear convolution on rows/cols p-1..H-1: exactly the valid region.
         yield start, full[:, p - 1 : h, p - 1 : w]
+
+
+def valid_map_to_image(valid: np.ndarray, prepared_shape: tuple[int, ...], patch_size: int,
+                       out_shape: tuple[int, int]) -> np.ndarray:
+    """Map over the 'valid' patch positions → ``out_shape`` map: pad with its minimum, resize (MATLAB bicubic).
+
+    ``valid`` (``(H-p+1) × (W-p+1)`` on the prepared ``H × W`` image) is placed at
+    offset ``(p-1)/2``, the border filled with ``min(valid)``, and the ``H × W``
+    result resized to ``out_shape``. A flat map (range ≤ 1e-12 × max(1, max |v|))
+    gives zeros. Shared by AIM and SUN.
+    """
+    if np.ptp(valid) <= 1e-12 * max(1.0, float(np.abs(valid).max())):
+        return np.zeros(tuple(out_shape))
+    half = (patch_size - 1) // 2
+    full = np.full(tuple(prepared_shape[:2]), valid.min())
+    full[half : half + valid.shape[0], half : half + valid.shape[1]] = valid
+    return imresize(full, output_shape=out_shape)

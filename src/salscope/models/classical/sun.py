@@ -8,8 +8,8 @@ import numpy as np
 
 from salscope.errors import ModelError
 from salscope.models.base import SaliencyModel, as_rgb_image
-from salscope.models.classical.ica import load_filter_bank, prepare_image, valid_responses
-from salscope.models.classical.spectral_residual import imresize, reject_center_prior
+from salscope.models.classical.ica import load_filter_bank, prepare_image, valid_map_to_image, valid_responses
+from salscope.models.classical.spectral_residual import reject_center_prior
 from salscope.models.registry import register_model
 
 
@@ -86,12 +86,7 @@ class SUN(SaliencyModel):
             sl = slice(start, start + resp.shape[0])
             z = np.abs((resp - offset[sl, None, None]) / sigma[sl, None, None])
             sal += (z ** theta[sl, None, None]).sum(axis=0)
-        if np.ptp(sal) <= 1e-12 * max(1.0, float(np.abs(sal).max())):
-            return np.zeros((h, w))
-        half = (p - 1) // 2
-        full = np.full(img.shape[:2], sal.min())
-        full[half : half + rh, half : half + rw] = sal
-        return imresize(full, output_shape=(h, w))
+        return valid_map_to_image(sal, img.shape, p, (h, w))
 
 
 @register_model("sun")
