@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from salscope.errors import ModelError
+from salscope.models.backbones.base import state_dict_mismatch
 from salscope.models.base import SaliencyModel, as_rgb_image
 from salscope.models.decoders import decoder_from_config
 from salscope.models.registry import CHECKPOINT_SUFFIXES, register_model
@@ -219,20 +220,9 @@ def _model_state(ckpt: Mapping[str, Any]) -> dict[str, torch.Tensor]:
 
 def load_module_state(module: nn.Module, state: Mapping[str, torch.Tensor], source: str, what: str) -> None:
     """Load ``state`` into ``module`` strictly; :class:`ModelError` naming missing/unexpected/mis-shaped keys."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {tuple(state[k].shape)} (expected {tuple(own[k].shape)})"
-              for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {missing[:8]}")
-        if unexpected:
-            parts.append(f"unexpected keys {unexpected[:8]}")
-        if shapes:
-            parts.append(f"wrong shapes {shapes[:8]}")
-        raise ModelError(f"weights from {source} do not fit the {what}: {'; '.join(parts)}; "
+    mismatch = state_dict_mismatch(module.state_dict(), state, lambda items: str(items[:8]))
+    if mismatch:
+        raise ModelError(f"weights from {source} do not fit the {what}: {mismatch}; "
                          "use the file written for this model configuration")
     module.load_state_dict(dict(state), strict=True)
 

@@ -24,7 +24,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -262,27 +262,36 @@ class Backbone(nn.Module):
             raise ModelError(f"weights from {source} are a {type(state_dict).__name__}, not a state dict")
         own = self.state_dict()
         given = {k: v for k, v in state_dict.items() if not any(k.startswith(p) for p in ignore_prefixes)}
-        missing = [k for k in own if k not in given]
-        unexpected = [k for k in given if k not in own]
-        shapes = [
-            f"{k} {tuple(given[k].shape)} (expected {tuple(own[k].shape)})"
-            for k in own
-            if k in given and hasattr(given[k], "shape") and tuple(given[k].shape) != tuple(own[k].shape)
-        ]
-        if missing or unexpected or shapes:
-            parts = []
-            if missing:
-                parts.append(f"missing keys {_short(missing)}")
-            if unexpected:
-                parts.append(f"unexpected keys {_short(unexpected)}")
-            if shapes:
-                parts.append(f"wrong shapes {_short(shapes)}")
+        mismatch = state_dict_mismatch(own, given, _short)
+        if mismatch:
             raise ModelError(
-                f"weights from {source} do not fit backbone '{self.name}': {'; '.join(parts)}. "
+                f"weights from {source} do not fit backbone '{self.name}': {mismatch}. "
                 f"Pass a {self.name} state dict with the original key names (e.g. {next(iter(own))})"
             )
         self.load_state_dict(given, strict=True)
         self.weights_source = source
+
+
+def state_dict_mismatch(
+    own: Mapping[str, Any], given: Mapping[str, Any], show: Callable[[list[str]], str]
+) -> str:
+    """What keeps ``given`` from loading strictly into a module whose state dict is ``own`` ('' if nothing).
+
+    ``"missing keys …; unexpected keys …; wrong shapes …"`` (only the non-empty
+    parts), each list rendered by ``show``; a wrong shape reads
+    ``"key (given shape) (expected (own shape))"``. Used by :meth:`Backbone.load_weights`
+    and :func:`salscope.models.deep.load_module_state`.
+    """
+    missing = [k for k in own if k not in given]
+    unexpected = [k for k in given if k not in own]
+    shapes = [
+        f"{k} {tuple(given[k].shape)} (expected {tuple(own[k].shape)})"
+        for k in own
+        if k in given and hasattr(given[k], "shape") and tuple(given[k].shape) != tuple(own[k].shape)
+    ]
+    parts = [f"{label} {show(items)}" for label, items in
+             (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", shapes)) if items]
+    return "; ".join(parts)
 
 
 def _short(items: list[str], n: int = 8) -> str:
