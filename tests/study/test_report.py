@@ -21,7 +21,8 @@ def _neurons(head_after=2.0, text_after=1.0):
     rows = []
     for model, head, text in (("pretrained", 1.6, 1.7), ("saliency", head_after, text_after)):
         for cat, score, count in (("person head", head, 3), ("text", text, 2), ("symbol", 1.2, 1), ("vehicle", 1.1, 0)):
-            rows.append({"model": model, "layer": "l3", "category": cat, "topk_mean": score, "count_above": count})
+            rows.append({"model": model, "layer": "l3", "category": cat, "topk_mean": score, "count_above": count,
+                         "instances": 5})
             rows.append({"model": model, "layer": "l2", "category": cat, "topk_mean": score, "count_above": 0})
     return {"layers": ["l2", "l3"], "threshold": 1.5, "per_category": rows}
 
@@ -146,3 +147,21 @@ def test_report_in_headless_chromium(tmp_path):
     assert errors == []
     assert len(images) == 1 and images[0][1] > 0 and images[0][2]
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_long_tables_are_linked_not_inlined(tmp_path):
+    rows = [{"i": i} for i in range(500)]
+    sections = [Section("s", "S", "claim", tables=[Table("long", "A long table", rows, inline=False)])]
+    meta = {"versions": {"salscope": "0.1.0"}, "stages": [], "provenance": {}, "config_toml": ""}
+    page = write_report(tmp_path / "r", title="t", sections=sections, meta=meta).read_text()
+    assert "A long table: 500 rows in" in page and "<td>499</td>" not in page
+    assert len((tmp_path / "r" / "tables" / "long.csv").read_text().splitlines()) == 501
+
+
+def test_category_pivot_puts_models_side_by_side():
+    from salscope.study.report_stage import category_pivot
+
+    rows = category_pivot(_neurons(), "l3")
+    head = next(r for r in rows if r["category"] == "person head")
+    assert head["top-k pretrained"] == 1.6 and head["top-k saliency"] == 2.0 and head["> T saliency"] == 3
+    assert len(rows) == 4

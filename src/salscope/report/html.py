@@ -27,6 +27,7 @@ class Table:
     caption: str
     rows: list[dict[str, Any]]
     columns: list[str] | None = None
+    inline: bool = True     # False: only linked (CSV/JSON), for long tables
 
     def header(self) -> list[str]:
         if self.columns:
@@ -118,8 +119,8 @@ def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: d
             header = table.header()
             write_csv(tab_dir / f"{table.name}.csv", [{k: r.get(k, "") for k in header} for r in table.rows], header)
             write_json(tab_dir / f"{table.name}.json", {"caption": table.caption, "rows": table.rows})
-            tables.append({"name": table.name, "caption": table.caption, "header": header,
-                           "rows": [[r.get(k, "") for k in header] for r in table.rows]})
+            tables.append({"name": table.name, "caption": table.caption, "header": header, "inline": table.inline,
+                           "n_rows": len(table.rows), "rows": [[r.get(k, "") for k in header] for r in table.rows]})
         rendered.append({"id": section.id, "title": section.title, "claim": section.claim, "text": section.text,
                          "verdict": section.verdict.to_dict() if section.verdict else None,
                          "figures": figures, "tables": tables})

@@ -47,6 +47,18 @@ def versions() -> dict[str, str]:
     return out
 
 
+def category_pivot(neurons: dict[str, Any], layer: str) -> list[dict[str, Any]]:
+    """One row per category in ``layer``: top-k mean and count above T for each model side by side."""
+    rows: dict[str, dict[str, Any]] = {}
+    for r in neurons.get("per_category", []):
+        if r["layer"] != layer:
+            continue
+        row = rows.setdefault(r["category"], {"category": r["category"], "instances": r["instances"]})
+        row[f"top-k {r['model']}"] = r["topk_mean"]
+        row[f"> T {r['model']}"] = r["count_above"]
+    return list(rows.values())
+
+
 def build_sections(results: dict[str, dict[str, Any]]) -> list[Section]:
     """One section per finding plus the training summary, from the stage results present."""
     train = results.get("train", {})
@@ -72,8 +84,12 @@ def build_sections(results: dict[str, dict[str, Any]]) -> list[Section]:
         ))
         sections.append(Section(
             "bias", "Finding 2: fine-tuning favours some categories", CLAIMS["bias"], V.finding_bias(neurons),
-            tables=[Table("neurons_all", "Region-based NSS per model, layer and category", neurons.get("per_category", [])),
-                    Table("neurons_changed", "Channels that changed their best category", neurons.get("changed", []))],
+            tables=[Table("neurons_deepest", f"Top-k mean region NSS and channels above T per category in "
+                          f"{(neurons.get('layers') or ['?'])[-1]}: pretrained, saliency (II), scene (III)",
+                          category_pivot(neurons, (neurons.get("layers") or [""])[-1])),
+                    Table("neurons_changed", "Channels that changed their best category", neurons.get("changed", [])),
+                    Table("neurons_all", "Region-based NSS per model, layer and category", neurons.get("per_category", []),
+                          inline=False)],
             figures=_figures(neurons, "figures_bias"),
         ))
     if evaluate or popout:
