@@ -77,7 +77,9 @@ def category_labels(stack: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, bool
     """
     masks = torch.from_numpy(np.ascontiguousarray(stack, dtype=bool).reshape(len(stack), -1))
     n_cat = masks.sum(0)
-    label = torch.where(n_cat > 0, masks.to(torch.uint8).argmax(0).to(torch.int64) + 1, 0)
+    label = torch.zeros(masks.shape[1], dtype=torch.int64)
+    for k in range(len(stack) - 1, -1, -1):  # last write wins: the first category of each pixel
+        label.masked_fill_(masks[k], k + 1)
     return masks, label, bool((n_cat > 1).any())
 
 
@@ -157,6 +159,8 @@ class DissectionAccumulator:
             masks, label, overlap = labels[i] if labels is not None else category_labels(category_masks[i])
             if label.numel() != self.mask_size[0] * self.mask_size[1]:
                 raise AnalysisError(f"category masks must be {self.mask_size} (the mask size), got {tuple(masks.shape)}")
+            if masks.shape[0] != self.n_categories:
+                raise AnalysisError(f"expected {self.n_categories} category masks per image, got {masks.shape[0]}")
             self.mask_area += masks.sum(1).to(torch.float64)
             if not bool(torch.isfinite(cut).any()):
                 u = F.interpolate(fmap[None], size=self.mask_size, mode="bilinear", align_corners=False)[0]
@@ -183,7 +187,8 @@ class DissectionAccumulator:
                 pix = idx % n_pix
                 hi = torch.full((self.channels,), float("-inf"), dtype=torch.float64)
                 hi[active] = u.amax(1).to(torch.float64)
-                self.up.add_runs(counts, vals, label[pix], lo=cut.to(torch.float64), hi=hi)
+                # values are finite (the raw map was checked) and labels lie in 0..K by construction
+                self.up._add_runs(counts, vals, (label * self.bins)[pix], cut.to(torch.float64), hi)
                 if overlap:
                     self._add_overlaps(masks, label, active[idx // n_pix], pix, vals)
             self.n_images += 1

@@ -220,14 +220,39 @@ class RunningHistogram:
         self._fit(lo, hi)
         self._update_minmax(lo, hi, v.numel())
         # Bin index, broadcast per channel: widths are powers of two, so v * 2**-e is exact.
-        inv = torch.pow(2.0, -self.exponent.to(torch.float64))[:, None]
-        b = torch.floor(v.to(torch.float64) * inv).sub_(self.offset.to(torch.float64)[:, None])
-        b.clamp_(0, self.bins - 1)
-        b = b.to(torch.int64)
+        b = self._bin_index(v, None)
         b += (torch.arange(self.channels) * (self.n_labels * self.bins))[:, None]
         if labels is not None:
             b += (labels * self.bins)[None, :]
-        self.counts += torch.bincount(b.reshape(-1), minlength=self.counts.numel()).view_as(self.counts)
+        self._count(b.reshape(-1))
+
+    def _exact_in_float32(self, v: torch.Tensor) -> bool:
+        # v * 2**-e is exact in float32 when e <= 0 (scaling up never rounds, subnormals included) and no
+        # overflow; floor(v * 2**-e) and the offset are then integers below 2**23 (v lies in the fitted
+        # window), so their difference is exact too: the same bins as in float64.
+        return (v.dtype == torch.float32 and int(self.exponent.max()) <= 0 and int(self.exponent.min()) >= -100
+                and int(self.offset.abs().max()) + self.bins < 2**23)
+
+    def _bin_index(self, v: torch.Tensor, chan: torch.Tensor | None) -> torch.Tensor:
+        """``floor(v / width) - offset`` clipped to ``[0, bins)`` (int64) for values inside the fitted windows.
+
+        ``v`` is ``(C, n)`` (``chan`` None) or 1-D with channel ``chan[i]``.
+        Computed in float32 where that is exact (see :meth:`_exact_in_float32`), else in float64.
+        """
+        dtype = torch.float32 if self._exact_in_float32(v) else torch.float64
+        inv = torch.pow(2.0, -self.exponent.to(torch.float64)).to(dtype)
+        off = self.offset.to(dtype)
+        if chan is None:
+            inv, off = inv[:, None], off[:, None]
+        else:
+            inv, off = inv[chan], off[chan]
+        b = torch.floor(v.to(dtype) * inv).sub_(off)
+        b.clamp_(0, self.bins - 1)  # fitted before, so only rounding at an extreme could fall outside
+        return b.to(torch.int64)
+
+    def _count(self, flat_bins: torch.Tensor) -> None:
+        # scatter-add of ones: bincount would build (and add) a dense array of every bin for each call
+        self.counts.view(-1).scatter_add_(0, flat_bins, torch.ones_like(flat_bins))
 
     def _update_minmax(self, lo: torch.Tensor, hi: torch.Tensor, n: int) -> None:
         mm = self.minmax
@@ -267,12 +292,25 @@ class RunningHistogram:
             return
         if not bool(torch.isfinite(values).all()):
             raise AnalysisError("RunningHistogram.add: activations contain NaN/Inf; check the model and its input")
-        has = counts > 0
         if lo is None or hi is None:
             chan = torch.arange(self.channels).repeat_interleave(counts)
             v64 = values.to(torch.float64)
             lo = torch.full((self.channels,), float("inf"), dtype=torch.float64).scatter_reduce(0, chan, v64, "amin")
             hi = torch.full((self.channels,), float("-inf"), dtype=torch.float64).scatter_reduce(0, chan, v64, "amax")
+        label_bins = None
+        if labels is not None:
+            labels = labels.reshape(-1).to(torch.int64)
+            if labels.numel() != values.numel():
+                raise AnalysisError(f"RunningHistogram.add_runs: {labels.numel()} labels for {values.numel()} values")
+            if int(labels.min()) < 0 or int(labels.max()) >= self.n_labels:
+                raise AnalysisError(f"RunningHistogram.add: labels must lie in 0..{self.n_labels - 1}")
+            label_bins = labels * self.bins
+        self._add_runs(counts, values, label_bins, lo, hi)
+
+    def _add_runs(self, counts: torch.Tensor, values: torch.Tensor, label_bins: torch.Tensor | None,
+                  lo: torch.Tensor, hi: torch.Tensor) -> None:
+        """:meth:`add_runs` without the checks: finite ``values``, ``label_bins = labels * bins`` in range."""
+        has = counts > 0
         lo = torch.where(has, lo.to(torch.float64), torch.full_like(lo, float("inf"), dtype=torch.float64))
         hi = torch.where(has, hi.to(torch.float64), torch.full_like(hi, float("-inf"), dtype=torch.float64))
         self._fit(lo, hi)
@@ -280,18 +318,26 @@ class RunningHistogram:
         mm.min = torch.minimum(mm.min, lo)
         mm.max = torch.maximum(mm.max, hi)
         mm.count += int(values.numel())
-        chan = torch.arange(self.channels).repeat_interleave(counts)
-        inv = torch.pow(2.0, -self.exponent.to(torch.float64))
-        b = torch.floor(values.to(torch.float64) * inv[chan]).to(torch.int64)
-        b -= self.offset[chan]
-        b.clamp_(0, self.bins - 1)  # fitted above, so only rounding at an extreme could fall outside
-        b += chan * (self.n_labels * self.bins)
-        if labels is not None:
-            labels = labels.reshape(-1).to(torch.int64)
-            if int(labels.min()) < 0 or int(labels.max()) >= self.n_labels:
-                raise AnalysisError(f"RunningHistogram.add: labels must lie in 0..{self.n_labels - 1}")
-            b += labels * self.bins
-        self.counts += torch.bincount(b, minlength=self.counts.numel()).view_as(self.counts)
+        # Values of channel c lie in [lo[c], hi[c]], and floor is monotone: when those bounds land inside the
+        # window no value needs clipping, and the per-channel terms of the flat index fold into one constant.
+        inv64 = torch.pow(2.0, -self.exponent.to(torch.float64))
+        first = torch.floor(lo * inv64) - self.offset.to(torch.float64)
+        last = torch.floor(hi * inv64) - self.offset.to(torch.float64)
+        inside = bool(((first >= 0) & (last < self.bins) | ~has).all())
+        stride = self.n_labels * self.bins
+        span = self.channels * stride + int(self.offset.abs().max()) + self.bins
+        if inside and self._exact_in_float32(values) and span < 2**24:
+            # all terms are integers below 2**24 (or exact products), so float32 gives the float64 result
+            base = (torch.arange(self.channels) * stride - self.offset).to(torch.float32)
+            b = values * inv64.to(torch.float32).repeat_interleave(counts)
+            b = b.floor_().add_(base.repeat_interleave(counts)).to(torch.int64)
+        else:
+            chan = torch.arange(self.channels).repeat_interleave(counts)
+            b = self._bin_index(values, chan)
+            b += chan * stride
+        if label_bins is not None:
+            b += label_bins
+        self._count(b)
 
     def _add(self, chan: torch.Tensor, v: torch.Tensor, labels: torch.Tensor | None, lo: torch.Tensor, hi: torch.Tensor,
              dense_n: int | None) -> None:
@@ -303,14 +349,11 @@ class RunningHistogram:
                 raise AnalysisError(f"RunningHistogram.add: labels must lie in 0..{self.n_labels - 1}")
         self._fit(lo, hi)
         self._update_minmax(lo, hi, v.numel())
-        inv = torch.pow(2.0, -self.exponent.to(torch.float64))
-        b = torch.floor(v.to(torch.float64) * inv[chan]).to(torch.int64)
-        b -= self.offset[chan]
-        b.clamp_(0, self.bins - 1)  # fitted above, so only rounding at an extreme could fall outside
+        b = self._bin_index(v, chan)
         b += chan * (self.n_labels * self.bins)
         if labels is not None:
             b += labels * self.bins
-        self.counts += torch.bincount(b, minlength=self.counts.numel()).view_as(self.counts)
+        self._count(b)
 
     # -- reading ------------------------------------------------------------
     @property
