@@ -53,3 +53,33 @@ def test_regions_and_fixations_match_the_annotations(by_batch, osie, osie_region
     # per region, the best channel scores well above the image mean (z > 1)
     best = np.nanmax(res.layer("block15").region_scores[scored], axis=1)
     assert np.median(best) > 1.0
+
+
+def test_recount_from_kept_maps_equals_re_encoding(osie, osie_regions, encoder):
+    """The exact recount reads the first images' maps from memory up to the budget, the rest by encoding again."""
+    from salscope.analysis.capture import run_capture
+
+    calls = []
+    hook = encoder.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))
+    kw = dict(input_size=(96, 128), mask_size=(48, 64), max_images=10, batch_size=4)
+    caps, encoded = {}, {}
+    try:
+        # 50-75 KiB of maps and masks per image: none kept, not both of the first two, all ten
+        for mb in (0, 0.1, 32):
+            calls.clear()
+            caps[mb] = run_capture(encoder, osie, osie_regions, LAYERS, recount_cache_mb=mb, **kw)
+            encoded[mb] = list(calls)
+    finally:
+        hook.remove()
+    assert caps[0].refined == ["block5:1", "block15:1"] == caps[32].refined == caps[0.1].refined
+    assert encoded[32] == [4, 4, 2]  # no second encoding
+    assert encoded[0] == encoded[0.1] == [4, 4, 2, 1]  # image 1 (the second) encoded again
+    for layer in LAYERS:
+        want = caps[0].dissect[layer]
+        for mb in (0.1, 32):
+            got = caps[mb].dissect[layer]
+            assert (got.corrected_for is None) == (want.corrected_for is None) == (layer == "block11")
+            np.testing.assert_array_equal(got.corr_inter.numpy(), want.corr_inter.numpy())
+            np.testing.assert_array_equal(got.corr_act.numpy(), want.corr_act.numpy())
+            np.testing.assert_array_equal(got.result().iou, want.result().iou)
+            np.testing.assert_array_equal(got.result().exact, want.result().exact)

@@ -31,6 +31,7 @@ from salscope.errors import AnalysisError
 
 DEFAULT_INPUT_SIZE = (224, 224)
 DEFAULT_MASK_SIZE = (112, 112)
+RECOUNT_CACHE_MB = 32.0  # maps of the first images kept for the exact recount (fixed, independent of N)
 
 
 def layer_activations(model: nn.Module, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -210,14 +211,17 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
                 batch_size: int = 8, max_images: int | None = None, convention: str = "tuebingen",
                 mask_size: tuple[int, int] = DEFAULT_MASK_SIZE, bins: int = 256, dissection: bool = True,
                 quantile: float = DEFAULT_QUANTILE, device: str | torch.device | None = None,
-                description: str = "neuron analysis") -> NeuronCapture:
+                description: str = "neuron analysis", recount_cache_mb: float = RECOUNT_CACHE_MB) -> NeuronCapture:
     """One pass of ``model`` over the annotated images of ``dataset``; returns the filled :class:`NeuronCapture`.
 
     Only images with an entry in ``regions`` (keyed by image id) are used, in
     data-set order, at most ``max_images`` of them. ``categories`` defaults to
     the categories present, ordered by their code. If Network Dissection flags
     channels whose tail counts may be incomplete, a second pass recounts the
-    affected layers exactly (``cap.refined`` lists them).
+    affected layers exactly (``cap.refined`` lists them). Recounts concern the
+    first, short segments, so the maps of the first images are kept (at most
+    ``recount_cache_mb`` MiB in all, whatever the number of images) and recounted
+    without running the encoder again; later images are read and encoded again.
     """
     from salscope.progress import track  # noqa: PLC0415
 
@@ -262,6 +266,9 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
         x = to_input(model, images, input_size)
         return (x.to(device) if device is not None else x), prepared
 
+    budget = max(0.0, float(recount_cache_mb)) * 2**20 if dissection else 0.0
+    kept: dict[int, tuple[dict[str, torch.Tensor], np.ndarray]] = {}  # position -> (maps per layer, category masks)
+    position = 0
     for batch in track(batches, description):
         x, prepared = batch_inputs(batch)
         feats = {k: v.detach().cpu() for k, v in layer_activations(model, x, layers).items()}
@@ -270,6 +277,14 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
             cap = NeuronCapture(chans, categories, convention=convention, mask_size=mask_size, bins=bins,
                                 dissection=dissection, quantile=quantile)
         cap.add(feats, prepared)
+        for b, im in enumerate(prepared):
+            size = sum(v[b].numel() * v[b].element_size() for v in feats.values()) + im.category_masks.nbytes
+            if budget < size:
+                budget = 0.0  # full: keep a prefix of the images only
+                break
+            budget -= size
+            kept[position + b] = ({k: v[b].clone() for k, v in feats.items()}, im.category_masks)
+        position += len(batch)
         del feats, x
     assert cap is not None
     cap.refined = []
@@ -279,7 +294,14 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
         todo = sorted({j for plan in plans.values() for a, b, _ in plan for j in range(a, b)})
         if todo:
             redo = [k for k in cap.layers if plans[k]]
-            for part in track(list(iter_batches(todo, batch_size)), f"{description} (exact recount of {len(todo)} images)"):
+            for j in todo:
+                if j in kept:  # the very maps counted in the first pass
+                    maps, cmasks = kept[j]
+                    for k in redo:
+                        cap.dissect[k].add_refine(maps[k], cmasks, j)
+            encode = [j for j in todo if j not in kept]
+            kept.clear()
+            for part in track(list(iter_batches(encode, batch_size)), f"{description} (exact recount of {len(todo)} images)"):
                 x, prepared = batch_inputs([chosen[j] for j in part])
                 feats = layer_activations(model, x, redo)
                 for k in redo:
