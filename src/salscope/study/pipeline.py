@@ -20,6 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from salscope.errors import DataError
 from salscope.settings import data_dir as resolve_data_dir
 from salscope.study.config import StudyConfig
@@ -258,6 +260,23 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
          "alt": f"Bars of top-{n.top_k} mean region NSS per category before and after fine-tuning in {layers[-1]}",
          "caption": f"Top-{n.top_k} mean region NSS per category in {layers[-1]}: pretrained vs II vs III."},
     ]
+    deepest = layers[-1]
+    focus = "person head" if "person head" in results["pretrained"].categories else results["pretrained"].categories[0]
+    figures_encoded.append({
+        "path": str(nf.masked_activation_maps(encoders["pretrained"], subset, results["pretrained"], layers[0], focus,
+                                              fig_dir / "masked_pretrained.png", input_size=n.input_size)),
+        "alt": f"Images visible only where the pretrained encoder's best {focus} channels of {layers[0]} fire",
+        "caption": f"The paper's Fig. 3: the top {focus} channels of {layers[0]} (pretrained), each image shown only "
+                   "where the channel's activation is above T."})
+    channel = _largest_gain(comparison.changes, "saliency", deepest, focus)
+    if channel is not None:
+        figures_bias.append({
+            "path": str(nf.channel_before_after(encoders, subset, results, deepest, channel,
+                                                fig_dir / f"channel_{deepest}_{channel}.png", category=focus,
+                                                input_size=n.input_size)),
+            "alt": f"Channel {channel} of {deepest} before and after fine-tuning, on the same images",
+            "caption": f"The paper's Fig. 5: channel {channel} of {deepest}, the one whose {focus} score rose most "
+                       "with saliency fine-tuning — pretrained, set-up II and set-up III rows on the same images."})
     changed = [{"model": r["model"], "layer": r["layer"], **{k: v for k, v in r.items() if k not in ("model", "layer")}}
                for r in comparison.best_rows]
     text = (f"{len(subset)} annotated images, {len(results['pretrained'].regions)} salient regions; layers "
@@ -265,6 +284,17 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     return {"layers": layers, "threshold": n.threshold, "top_k": n.top_k, "per_category": per_category,
             "changed": changed, "figures_encoded": figures_encoded, "figures_bias": figures_bias, "text": text,
             "n_images": len(subset)}
+
+
+def _largest_gain(changes: list[dict[str, Any]], model: str, layer: str, category: str) -> int | None:
+    """The channel of ``layer`` whose ``category`` score rose most from the reference to ``model``."""
+    best, channel = -np.inf, None
+    for row in changes:
+        if row["model"] == model and row["layer"] == layer and row["category"] == category:
+            gain = (row["score_after"] or 0.0) - (row["score_before"] or 0.0)
+            if gain > best:
+                best, channel = gain, int(row["channel"])
+    return channel
 
 
 def stage_compare(ctx: StageContext) -> dict[str, Any]:
