@@ -136,10 +136,13 @@ class DissectionAccumulator:
         else:
             m = self.margin * min(1.0 + 16.0 / n, 3.0)
             q = max(0.0, 1.0 - m * self.quantile)
-            cut = (self.raw.quantile(q) - self.raw.width).to(torch.float32)
+            # The threshold is never below the channel's minimum (a quantile), and only values strictly above
+            # it count: values at the minimum so far (e.g. ReLU zeros of a channel that rarely fires) are
+            # dropped too. Should the minimum fall later, refine_plan recounts as for any cutoff.
+            est = torch.maximum(self.raw.quantile(q) - self.raw.width, self.raw.min)
+            cut = est.to(torch.float32)
             # float32 rounding must never move the cutoff above the float64 estimate
-            cut = torch.where(cut.to(torch.float64) > self.raw.quantile(q) - self.raw.width,
-                              torch.nextafter(cut, torch.tensor(float("-inf"))), cut)
+            cut = torch.where(cut.to(torch.float64) > est, torch.nextafter(cut, torch.tensor(float("-inf"))), cut)
             end = 2 * n
         self.segments.append([n, end, cut])
         return cut
