@@ -10,41 +10,29 @@ from salscope.models.classical import _features as F
 from salscope.models.classical.gbvs import GBVS
 from salscope.models.registry import get_model
 
-IDS = ["1001", "1023", "1050", "1100"]
-
-
-@pytest.fixture(scope="module")
-def reference(reference_root):
-    return np.load(reference_root / "classical" / "matlab_maps.npz")
-
-
-@pytest.fixture(scope="module")
-def images(data_root):
-    from salscope.data.stimuli import load_image
-
-    return {i: load_image(data_root / "osie" / "stimuli" / f"{i}.jpg") for i in IDS}
+IDS = ("1001", "1023", "1050", "1100")  # the images of the MATLAB reference maps
 
 
 @pytest.mark.parametrize("image_id", IDS)
-def test_native_map_matches_matlab(reference, images, image_id):
+def test_native_map_matches_matlab(matlab_maps, osie_images, image_id):
     """out.master_map of gbvs(img) under Octave: measured r 0.999991-0.999996, max |diff| 0.0046-0.011 (of 1)."""
-    ours = GBVS().native_map(images[image_id])
-    ref = reference[f"gbvs_{image_id}"]
+    ours = GBVS().native_map(osie_images[image_id])
+    ref = matlab_maps[f"gbvs_{image_id}"]
     assert ours.shape == ref.shape == (24, 32)
     assert np.corrcoef(ours.ravel(), ref.ravel())[0, 1] >= 0.99998
     assert np.abs(ours - ref).max() <= 0.015
 
 
 @pytest.mark.parametrize("image_id", IDS)
-def test_octave_resize_weights_reproduce_the_octave_run(reference, images, image_id):
+def test_octave_resize_weights_reproduce_the_octave_run(matlab_maps, osie_images, image_id):
     """With Octave's unnormalised imresize weights the maps agree to float rounding (measured <= 3.8e-6)."""
-    ours = GBVS(resize_weights="octave").native_map(images[image_id])
-    assert np.abs(ours - reference[f"gbvs_{image_id}"]).max() <= 2e-5
+    ours = GBVS(resize_weights="octave").native_map(osie_images[image_id])
+    assert np.abs(ours - matlab_maps[f"gbvs_{image_id}"]).max() <= 2e-5
 
 
-def test_saliency_map_is_resized_native_map(images):
+def test_saliency_map_is_resized_native_map(osie_images):
     model = GBVS()
-    img = images["1001"]
+    img = osie_images["1001"]
     full = model.saliency_map(img)
     native = model.native_map(img)
     assert full.shape == img.shape[:2] and full.dtype == np.float64
@@ -65,8 +53,8 @@ def test_registry_and_defaults():
     assert GBVS().salmap_size(1000, 800) == (32, 26)  # 25.6 -> 26, MATLAB rounding
 
 
-def test_center_prior_switch_moves_mass_to_borders(images):
-    img = images["1001"]
+def test_center_prior_switch_moves_mass_to_borders(osie_images):
+    img = osie_images["1001"]
     on, off = GBVS().native_map(img), GBVS(center_prior=False).native_map(img)
     assert np.corrcoef(on.ravel(), off.ravel())[0, 1] < 0.95  # measured 0.81
 
@@ -78,8 +66,8 @@ def test_center_prior_switch_moves_mass_to_borders(images):
     assert border_ratio(off) > 2 * border_ratio(on)
 
 
-def test_deterministic(images):
-    img = images["1023"]
+def test_deterministic(osie_images):
+    img = osie_images["1023"]
     assert np.array_equal(GBVS().saliency_map(img), GBVS().saliency_map(img))
 
 
@@ -110,8 +98,8 @@ def test_huge_image_is_downscaled_first():
     assert model.native_map(img).shape == (3, 32)  # from the 200x2048 working image
 
 
-def test_grey_input_skips_colour_channels_like_the_original(images):
-    rgb = images["1050"]
+def test_grey_input_skips_colour_channels_like_the_original(osie_images):
+    rgb = osie_images["1050"]
     grey = np.rint(rgb.astype(float) @ [0.299, 0.587, 0.114]).astype(np.uint8)
     a = GBVS().native_map(grey)
     b = GBVS(channels="IO").native_map(np.repeat(grey[..., None], 3, axis=2))

@@ -9,26 +9,14 @@ from salscope.errors import ModelError
 from salscope.models.classical.itti_koch import IttiKoch
 from salscope.models.registry import get_model
 
-IDS = ["1001", "1023", "1050", "1100"]
-
-
-@pytest.fixture(scope="module")
-def reference(reference_root):
-    return np.load(reference_root / "classical" / "matlab_maps.npz")
-
-
-@pytest.fixture(scope="module")
-def images(data_root):
-    from salscope.data.stimuli import load_image
-
-    return {i: load_image(data_root / "osie" / "stimuli" / f"{i}.jpg") for i in IDS}
+IDS = ("1001", "1023", "1050", "1100")  # the images of the MATLAB reference maps
 
 
 @pytest.mark.parametrize("image_id", IDS)
-def test_native_map_matches_matlab(reference, images, image_id):
+def test_native_map_matches_matlab(matlab_maps, osie_images, image_id):
     """out.master_map of ittikochmap(img) under Octave: measured r > 0.9999999, max |diff| 2.2e-7 - 5.6e-7."""
-    ours = IttiKoch().native_map(images[image_id])
-    ref = reference[f"ittikoch_{image_id}"]
+    ours = IttiKoch().native_map(osie_images[image_id])
+    ref = matlab_maps[f"ittikoch_{image_id}"]
     assert ours.shape == ref.shape == (75, 100)
     assert np.corrcoef(ours.ravel(), ref.ravel())[0, 1] >= 0.9999999
     assert np.abs(ours - ref).max() <= 5e-6
@@ -43,15 +31,15 @@ def test_defaults_and_registry():
     assert model.salmap_size(480, 640) == (60, 80)
 
 
-def test_saliency_map_full_size_and_deterministic(images):
-    img = images["1100"]
+def test_saliency_map_full_size_and_deterministic(osie_images):
+    img = osie_images["1100"]
     a, b = IttiKoch().saliency_map(img), IttiKoch().saliency_map(img)
     assert a.shape == (600, 800) and a.min() == 0.0 and a.max() == 1.0
     assert np.array_equal(a, b)
 
 
-def test_center_prior_switch_only_touches_the_border(images):
-    img = images["1001"]
+def test_center_prior_switch_only_touches_the_border(osie_images):
+    img = osie_images["1001"]
     on, off = IttiKoch().native_map(img), IttiKoch(center_prior=False).native_map(img)
     assert not np.allclose(on, off)
     assert off[0].mean() > 2 * on[0].mean()  # the outermost row is attenuated by 1/5 when on
@@ -66,8 +54,8 @@ def test_tiny_grey_rgba_images(shape):
     assert out.shape == shape[:2] and np.isfinite(out).all()
 
 
-def test_float_rgba_equals_uint8_rgb(images):
-    rgb = images["1023"][:200, :300]
+def test_float_rgba_equals_uint8_rgb(osie_images):
+    rgb = osie_images["1023"][:200, :300]
     rgba = np.concatenate([rgb / 255.0, np.ones(rgb.shape[:2] + (1,))], axis=2)
     np.testing.assert_array_equal(IttiKoch().saliency_map(rgba), IttiKoch().saliency_map(rgb))
 

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from salscope.errors import ModelError
 from salscope.models.classical.signature import ImageSignature, rgb2dkl, rgb2lab
 from salscope.models.registry import get_model
 
-IMAGE_IDS = (1001, 1023, 1050, 1100)
-
-
-@pytest.fixture(scope="module")
-def matlab_maps(reference_root):
-    return np.load(reference_root / "classical" / "matlab_maps.npz")
-
-
-@pytest.fixture(scope="module")
-def osie_images(data_root):
-    return {i: np.asarray(Image.open(data_root / "osie" / "stimuli" / f"{i}.jpg").convert("RGB")) for i in IMAGE_IDS}
+IMAGE_IDS = ("1001", "1023", "1050", "1100")  # the images of the MATLAB reference maps
 
 
 @pytest.mark.parametrize("image_id", IMAGE_IDS)

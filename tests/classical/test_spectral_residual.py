@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from salscope.errors import ModelError, SalscopeError
 from salscope.models.classical.spectral_residual import (
@@ -15,22 +14,12 @@ from salscope.models.classical.spectral_residual import (
 )
 from salscope.models.registry import get_model
 
-IMAGE_IDS = (1001, 1023, 1050, 1100)
+IMAGE_IDS = ("1001", "1023", "1050", "1100")  # the images of the MATLAB reference maps
 
 
 def area_150x200(smap: np.ndarray) -> np.ndarray:
     """The reference README's area average of a 600×800 map to 150×200."""
     return smap.reshape(150, 4, 200, 4).mean(axis=(1, 3))
-
-
-@pytest.fixture(scope="module")
-def matlab_maps(reference_root):
-    return np.load(reference_root / "classical" / "matlab_maps.npz")
-
-
-@pytest.fixture(scope="module")
-def osie_images(data_root):
-    return {i: np.asarray(Image.open(data_root / "osie" / "stimuli" / f"{i}.jpg").convert("RGB")) for i in IMAGE_IDS}
 
 
 @pytest.mark.parametrize("image_id", IMAGE_IDS)

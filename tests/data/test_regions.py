@@ -11,7 +11,7 @@ from PIL import Image
 
 from salscope.data import Stimuli
 from salscope.data.regions import (
-    CATEGORIES, load_coco, load_labelme, load_regions, load_voc_regions, rle_counts_to_string, rle_decode,
+    CATEGORIES, load_labelme, load_regions, load_voc_regions, rle_counts_to_string, rle_decode,
     rle_encode, rle_string_to_counts,
 )
 from salscope.data.scenes import load_scene_labels
