@@ -161,9 +161,8 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
 
 def stage_popout(ctx: StageContext) -> dict[str, Any]:
     """Generate the pop-out set and score deep and classical models on it, centre priors off."""
-    from salscope.analysis.popout import evaluate_popout, write_popout_results  # noqa: PLC0415
+    from salscope.analysis.popout import evaluate_popout, resolve_model, write_popout_results  # noqa: PLC0415
     from salscope.data.popout import generate_benchmark  # noqa: PLC0415
-    from salscope.models.registry import get_model  # noqa: PLC0415
 
     p = ctx.config.popout
     generate_benchmark(ctx.folder / "set", preset=p.preset, seed=p.seed)
@@ -172,7 +171,7 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     models: list[Any] = list(deep.values())
     kinds: dict[str, str] = {label: "deep" for label in deep}
     for name in p.classical:
-        model = _no_center_prior(get_model, name)
+        model = resolve_model(name)      # centre prior off where the model has a switch
         models.append(model)
         kinds[model.name] = "classical"
     results = evaluate_popout(models, set_dir, max_images=p.max_images)
@@ -198,16 +197,6 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
                for key, path in files.items() if str(path).endswith(".png")]
     return {"overall": overall_rows, "by_dimension": by_dim, "figures": figures, "set": str(set_dir),
             "n_images": len({r["image"] for r in results.per_image}) if results.per_image and "image" in results.per_image[0] else None}
-
-
-def _no_center_prior(get_model, name: str):
-    """A registry model with its centre prior switched off where it has one."""
-    from salscope.errors import SalscopeError  # noqa: PLC0415
-
-    try:
-        return get_model(name, center_prior=False)
-    except (TypeError, SalscopeError):
-        return get_model(name)
 
 
 def stage_neurons(ctx: StageContext) -> dict[str, Any]:
