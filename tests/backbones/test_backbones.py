@@ -157,7 +157,6 @@ def http_root(tmp_path):
 
 
 def test_imagenet_url_download_cached_and_checked(http_root, monkeypatch, tmp_path):
-    pytest.importorskip("salscope.download", reason="salscope.download not written yet")
     root, base = http_root
     state = _random_vgg_state(2)
     tmp = tmp_path / "x.pth"
@@ -177,6 +176,9 @@ def test_imagenet_url_download_cached_and_checked(http_root, monkeypatch, tmp_pa
     with pytest.raises(DownloadError, match="expected a prefix 00000000"):
         get_backbone("vgg16", weights=f"{base}/vgg16-00000000.pth")
     assert not (cached.parent / "vgg16-00000000.pth").exists()
+    # a file the server does not have: the error says how to proceed without network
+    with pytest.raises(DownloadError, match=r"404.*copy it to .*vgg16-11111111\.pth or pass its path as the weights"):
+        get_backbone("vgg16", weights=f"{base}/vgg16-11111111.pth")
 
 
 def test_efficientnet_lite0_layers_and_cat():

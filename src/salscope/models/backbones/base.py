@@ -334,7 +334,13 @@ def fetch_weights(url: str) -> Path:
     match = _HASH_IN_NAME.search(filename)
     if not dest.is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
-        download_file(url, dest)
+        try:
+            download_file(url, dest)
+        except DownloadError as exc:
+            raise DownloadError(
+                f"{exc}. Without network: fetch {filename} elsewhere and either copy it to {dest} "
+                "or pass its path as the weights (salscope train --weights FILE; study config [train] weights = \"FILE\")"
+            ) from exc
     if match:
         digest = _sha256(dest)
         if not digest.startswith(match.group(1)):
