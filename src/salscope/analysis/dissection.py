@@ -93,8 +93,10 @@ class DissectionAccumulator:
     (1, 1, 2, 4, 8, ... images); at the start of a segment each channel gets a
     cutoff, a running lower estimate of its final threshold (the raw
     ``1 - m q`` quantile of the images seen so far, less one bin, with ``m``
-    shrinking from ``3·margin`` to ``margin`` as data accumulates), and
-    upsampled values at or below it are dropped before counting (:func:`upsampled_above`).
+    shrinking from ``3·margin`` to ``margin`` as data accumulates, but not
+    below the channel's minimum so far, since the threshold is a quantile and
+    only values strictly above it count), and upsampled values at or below it
+    are dropped before counting (:func:`upsampled_above`).
     The first image is counted in full. When a channel's final threshold lies
     below a segment's cutoff, :meth:`refine_plan` names the segment and a second
     pass over its images (:meth:`add_refine`) adds the missing values in

@@ -122,6 +122,15 @@ class RunningHistogram:
         has = torch.isfinite(new_lo) & torch.isfinite(new_hi)  # channels that have seen any value
         new_lo = torch.where(has, new_lo, torch.zeros_like(new_lo))
         new_hi = torch.where(has, new_hi, torch.zeros_like(new_hi))
+        # A channel that has seen a single value so far (min == max) holds all its counts in one bin; when
+        # its range widens it is gridded afresh (exact: the value is known), so that its width follows the
+        # range rather than the magnitude of that first value (e.g. the zeros of a ReLU channel).
+        mm = self.minmax
+        regrid = torch.nonzero(self.initialised & has & (mm.min == mm.max) & ((new_lo < mm.min) | (new_hi > mm.max))).flatten()
+        if regrid.numel():
+            single = mm.min[regrid]
+            held = self.counts[regrid].sum(2)  # (k, n_labels)
+            self.initialised[regrid] = False
         # First data of a channel: choose the finest power of two that spans the values in half the bins,
         # leaving room to grow before the first merge.
         fresh = ~self.initialised & has
@@ -136,6 +145,11 @@ class RunningHistogram:
             centre_bin = torch.floor((new_lo[fresh] + new_hi[fresh]) / 2 / width).to(torch.int64)
             self.offset[fresh] = centre_bin - self.bins // 2
             self.initialised[fresh] = True
+        if regrid.numel():
+            at = torch.floor(single / self.width[regrid]).to(torch.int64) - self.offset[regrid]
+            rows = torch.zeros_like(self.counts[regrid])
+            rows.scatter_(2, at[:, None, None].expand(-1, self.n_labels, 1), held[:, :, None])
+            self.counts[regrid] = rows
         # Grow until [new_lo, new_hi] fits in the window of every channel.
         for _ in range(128):
             width = self.width
