@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (a CI failure can be replayed) and have no
+# per-example deadline (timings on a shared 2-core machine vary tenfold).
+settings.register_profile("salscope", derandomize=True, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "salscope"))
 
 os.environ.setdefault("SALSCOPE_PROGRESS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
