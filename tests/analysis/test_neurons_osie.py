@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from salscope.analysis.neurons import analyse_neurons
 
@@ -22,7 +23,16 @@ def encoder():
 
 @pytest.fixture(scope="module")
 def by_batch(osie, osie_regions, encoder):
-    return {b: analyse_neurons(encoder, osie, osie_regions, LAYERS, batch_size=b, **KW) for b in (1, 4)}
+    # One intra-op thread: with two, the convolutions' float rounding depends on the batch size, and at this
+    # tiny scale (6 images, 96×128 input, so only 288 block11 values per channel) the top-0.5 % threshold of
+    # some channels is their maximum, where a 1-ulp difference decides whether any upsampled pixel lies
+    # above it (IoU 0 vs 0.04). What is tested here is the streaming code's independence of the batch size.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return {b: analyse_neurons(encoder, osie, osie_regions, LAYERS, batch_size=b, **KW) for b in (1, 4)}
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_stable_across_batch_sizes(by_batch):
