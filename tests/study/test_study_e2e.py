@@ -125,3 +125,19 @@ def test_missing_data_names_what_and_where(tmp_path, data_root):
     with pytest.raises(DataError, match=r"missing regions at .*no-such-regions"):
         pipeline.run_study(config, tmp_path, data_dir=data_root, log=lambda m: None)
     assert not (tmp_path / "stages").exists()
+
+
+def test_paper_preset_runs_end_to_end_on_vgg16(tmp_path, data_root):
+    """--paper wiring (VGG-16 layer names, conv5_1 fine-tuning, conv4_3/5_1/5_3 analysis) with random weights."""
+    tiny = {**TINY, "train": {**TINY["train"], "weights": "none", "input_size": [64, 64], "max_train_images": 4,
+                             "batch_size": 2},
+            "neurons": {"max_images": 3, "input_size": [64, 64]}, "compare": {"max_images": 6, "bootstrap": 5}}
+    config = build_config(tiny, preset="paper")
+    assert config.train.backbone == "vgg16" and config.train.finetune_from == "conv5_1"
+    index = pipeline.run_study(config, tmp_path, data_dir=data_root, log=lambda m: None)
+    train = _stage(tmp_path, "train")
+    assert train["finetune_from"] == "conv5_1"
+    assert _stage(tmp_path, "neurons")["layers"] == ["conv4_3", "conv5_1", "conv5_3"]
+    compare = _stage(tmp_path, "compare")
+    assert [r["layer"] for r in compare["per_layer"]] == ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
+    assert index.is_file()

@@ -41,7 +41,7 @@ class TrainConfig:
     """Set-ups I (fixed), II (saliency fine-tune) and III (scene fine-tune)."""
 
     backbone: str = "efficientnet_lite0"
-    weights: str = "imagenet"
+    weights: str = "imagenet"        # "imagenet", a torchvision-format .pth file, or "none" (random)
     decoder: str = "paper"
     loss: str = "nss"
     finetune_from: str = ""          # "" = the backbone's last exposed layer

@@ -41,6 +41,12 @@ def _dataset(ctx: StageContext):
     return load_dataset(ctx.config.data.dataset, _data_root(ctx))
 
 
+def _weights(ctx: StageContext) -> str | None:
+    """``[train] weights``: "imagenet", a file, or "none" (random, for smoke tests) → what get_backbone takes."""
+    w = ctx.config.train.weights
+    return None if w.lower() == "none" else w
+
+
 def _limit(n: int, cap: int) -> int:
     return n if cap <= 0 else min(n, cap)
 
@@ -94,7 +100,7 @@ def stage_train(ctx: StageContext) -> dict[str, Any]:
     t = ctx.config.train
     finetune_from = t.finetune_from or _encoder_layers(ctx, [], 3)[0]   # the paper's demo: conv5_1 on
     common = dict(
-        backbone=t.backbone, weights=t.weights, decoder=t.decoder, loss=t.loss, dataset=ctx.config.data.dataset,
+        backbone=t.backbone, weights=_weights(ctx), decoder=t.decoder, loss=t.loss, dataset=ctx.config.data.dataset,
         split_seed=ctx.config.data.split_seed, input_size=tuple(t.input_size), batch_size=t.batch_size, lr=t.lr,
         lr_decay=t.lr_decay, seed=t.seed, epochs=t.epochs, max_images=t.max_train_images or None,
         max_val_images=t.max_val_images or None, data_dir=str(_data_root(ctx)), threads=t.threads or None,
@@ -215,7 +221,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     layers = _encoder_layers(ctx, n.layers, 3)
     setups = ctx.upstream["train"]["setups"]
     encoders = {
-        "pretrained": load_encoder(ctx.config.train.backbone, weights=ctx.config.train.weights),
+        "pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
         "saliency": load_encoder(setups["saliency"]["checkpoint"]),
         "scene": load_encoder(setups["scene"]["checkpoint"]),
     }
@@ -296,7 +302,7 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
     dataset = dataset.subset(range(_limit(len(dataset), c.max_images)))
     setups = ctx.upstream["train"]["setups"]
     models = {
-        "pretrained": load_encoder(ctx.config.train.backbone, weights=ctx.config.train.weights),
+        "pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
         "saliency": load_encoder(setups["saliency"]["checkpoint"]),
         "scene": load_encoder(setups["scene"]["checkpoint"]),
     }
