@@ -222,3 +222,13 @@ def test_reused_map_statistics_give_the_same_rows(toy):
         sel = f.n == row["image_index"]
         assert row["nss"] == M.nss(smap, f.x[sel], f.y[sel])
         assert row["auc_judd"] == M.auc_judd(smap, f.x[sel], f.y[sel])
+
+
+def test_registered_name_wins_over_a_same_named_folder(tmp_path, monkeypatch):
+    from salscope.analysis.evaluation import ModelSource, resolve_model
+
+    (tmp_path / "center_bias").mkdir()
+    np.save(tmp_path / "center_bias" / "im0.npy", np.ones((H, W)))
+    monkeypatch.chdir(tmp_path)
+    assert isinstance(resolve_model("center_bias"), ModelSource)          # the registry's model
+    assert isinstance(resolve_model("./center_bias"), FolderSource)       # the folder, written as a path

@@ -137,6 +137,8 @@ class InterObserver:
 def resolve_model(spec: Any) -> Any:
     """Turn a model spec into a source: registry name, checkpoint, map folder, ``inter_observer`` or a model.
 
+    A registered name wins over a folder of the same name in the working
+    directory; write the folder as a path (``./builtin``) to evaluate it.
     Raises :class:`ModelError` listing the valid names for an unknown spec.
     """
     if not isinstance(spec, (str, os.PathLike)):
@@ -148,9 +150,10 @@ def resolve_model(spec: Any) -> Any:
     text = os.fspath(spec)
     if text == INTER_OBSERVER:
         return InterObserver()
-    if Path(text).is_dir():
+    from salscope.models.registry import available_models, get_model
+
+    if Path(text).is_dir() and text not in available_models():
         return FolderSource(text)
-    from salscope.models.registry import get_model
 
     return ModelSource(get_model(text), name=Path(text).stem if os.sep in text or "." in text else text)
 
