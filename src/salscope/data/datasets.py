@@ -117,6 +117,25 @@ def _points_from_map(m: np.ndarray, threshold: float) -> tuple[np.ndarray, np.nd
     return cols.astype(np.float64), rows.astype(np.float64)
 
 
+def _fixations_from_maps(maps: list[Path], names: list[str], sizes, threshold: float, hint: str = "") -> Fixations:
+    """Fixations at the pixels of binary fixation-map images above ``threshold``, one map per image.
+
+    ``names`` label the images in errors; a map whose size differs from its
+    image's raises :class:`DataError` (``hint`` is appended to the message).
+    """
+    from salscope.data.stimuli import load_image
+
+    parts = []
+    for i, (mp, name) in enumerate(zip(maps, names)):
+        m = load_image(mp)[..., 0]
+        if m.shape != sizes[i]:
+            raise DataError(f"fixation map {mp} is {m.shape[1]}x{m.shape[0]} but {name} is "
+                            f"{sizes[i][1]}x{sizes[i][0]}{hint}")
+        fx, fy = _points_from_map(m, threshold)
+        parts.append(Fixations(fx, fy, np.full(fx.size, i)))
+    return Fixations.concatenate(parts)
+
+
 def _drop_or_raise(fix: Fixations, sizes, drop_outside: bool, where: str) -> tuple[Fixations, int]:
     if not drop_outside:
         fix.check_bounds(sizes, where)
@@ -249,20 +268,12 @@ def load_mit1003(path: str | os.PathLike, *, source: str = "auto", ppd: float = 
         map_dir = root / "ALLFIXATIONMAPS"
         if not map_dir.is_dir():
             raise DataError(f"MIT1003 folder {root} has neither DATA/ nor ALLFIXATIONMAPS/")
-        parts = []
-        from salscope.data.stimuli import load_image
-
-        for i, img in enumerate(paths):
-            mp = map_dir / f"{img.stem}_fixPts.jpg"
+        maps = [map_dir / f"{img.stem}_fixPts.jpg" for img in paths]
+        for mp, img in zip(maps, paths):
             if not mp.is_file():
                 raise DataError(f"fixation map {mp} missing for image {img.name}")
-            m = load_image(mp)[..., 0]
-            if m.shape != sizes[i]:
-                raise DataError(f"fixation map {mp} is {m.shape[1]}x{m.shape[0]} but {img.name} is "
-                                f"{sizes[i][1]}x{sizes[i][0]}; use the matching map")
-            fx, fy = _points_from_map(m, 127)
-            parts.append(Fixations(fx, fy, np.full(fx.size, i)))
-        fix = Fixations.concatenate(parts)
+        # JPEG-compressed binary maps: fixated pixels are the bright ones
+        fix = _fixations_from_maps(maps, [img.name for img in paths], sizes, 127, "; use the matching map")
     else:
         raise DataError(f"load_mit1003: source must be 'auto', 'data' or 'maps', not {source!r}")
     return Dataset("mit1003", stimuli, fix, meta)
@@ -480,21 +491,13 @@ def load_folder(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
                 parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i)))
         fix = Fixations.concatenate(parts)
     else:
-        from salscope.data.stimuli import load_image
-
-        parts = []
-        sizes = stimuli.sizes
-        for k, image_id in enumerate(stimuli.ids):
+        maps = []
+        for image_id in stimuli.ids:
             mp = next((src / f"{image_id}{ext}" for ext in (".png", ".PNG") if (src / f"{image_id}{ext}").is_file()), None)
             if mp is None:
                 raise DataError(f"no fixation map {src / (image_id + '.png')} for image {image_id}")
-            m = load_image(mp)[..., 0]
-            if m.shape != sizes[k]:
-                raise DataError(f"fixation map {mp} is {m.shape[1]}x{m.shape[0]} but image {image_id} is "
-                                f"{sizes[k][1]}x{sizes[k][0]}")
-            fx, fy = _points_from_map(m, 0)
-            parts.append(Fixations(fx, fy, np.full(fx.size, k)))
-        fix = Fixations.concatenate(parts)
+            maps.append(mp)
+        fix = _fixations_from_maps(maps, [f"image {i}" for i in stimuli.ids], stimuli.sizes, 0)
     meta: dict = {"source": str(root)}
     if (root / "meta.json").is_file():
         try:
