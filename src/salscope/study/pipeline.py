@@ -47,6 +47,18 @@ def _weights(ctx: StageContext) -> str | None:
     return None if w.lower() == "none" else w
 
 
+def _encoders(ctx: StageContext) -> dict[str, Any]:
+    """The three encoders the analyses compare: ImageNet-pretrained, set-up II and set-up III."""
+    from salscope.models.deep import load_encoder  # noqa: PLC0415
+
+    setups = ctx.upstream["train"]["setups"]
+    return {
+        "pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
+        "saliency": load_encoder(setups["saliency"]["checkpoint"]),
+        "scene": load_encoder(setups["scene"]["checkpoint"]),
+    }
+
+
 def _limit(n: int, cap: int) -> int:
     return n if cap <= 0 else min(n, cap)
 
@@ -210,8 +222,6 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     from salscope.analysis import neuron_figures as nf  # noqa: PLC0415
     from salscope.analysis.neurons import analyse_neurons, compare_neurons  # noqa: PLC0415
     from salscope.data.regions import load_voc_regions  # noqa: PLC0415
-    from salscope.models.deep import load_encoder  # noqa: PLC0415
-
     n = ctx.config.neurons
     dataset = _dataset(ctx)
     regions = load_voc_regions(_data_root(ctx) / ctx.config.data.regions)
@@ -219,12 +229,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     annotated = annotated[: _limit(len(annotated), n.max_images)]
     subset = dataset.subset(annotated)
     layers = _encoder_layers(ctx, n.layers, 3)
-    setups = ctx.upstream["train"]["setups"]
-    encoders = {
-        "pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
-        "saliency": load_encoder(setups["saliency"]["checkpoint"]),
-        "scene": load_encoder(setups["scene"]["checkpoint"]),
-    }
+    encoders = _encoders(ctx)
     results = {}
     for name, encoder in encoders.items():
         ctx.log(f"[neurons] {name} encoder, {len(subset)} images, layers {', '.join(layers)}")
@@ -295,17 +300,10 @@ def _largest_gain(changes: list[dict[str, Any]], model: str, layer: str, categor
 def stage_compare(ctx: StageContext) -> dict[str, Any]:
     """Linear CKA between the pretrained, II and III encoders on the test images, with bootstrap intervals."""
     from salscope.analysis.compare import compare_models, write_comparison  # noqa: PLC0415
-    from salscope.models.deep import load_encoder  # noqa: PLC0415
-
     c = ctx.config.compare
     dataset = _dataset(ctx).split(c.split, seed=ctx.config.data.split_seed)
     dataset = dataset.subset(range(_limit(len(dataset), c.max_images)))
-    setups = ctx.upstream["train"]["setups"]
-    models = {
-        "pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
-        "saliency": load_encoder(setups["saliency"]["checkpoint"]),
-        "scene": load_encoder(setups["scene"]["checkpoint"]),
-    }
+    models = _encoders(ctx)
     layers = _encoder_layers(ctx, c.layers, None)
     comp = compare_models(models, dataset.stimuli, layers, image_ids=dataset.ids,
                           size=tuple(ctx.config.train.input_size), roles=["pretrained", "saliency", "scene"],
