@@ -10,8 +10,14 @@ category the change of counts and top-k scores, the channels that gained or
 lost a category, and per layer the number of channels whose best category
 changed (the paper's conv5_3 channel 288 story).
 
-A channel *fires* when its dataset-wide maximum is positive and above its
-minimum; other channels are skipped (NaN scores, never counted or ranked).
+A channel is *scored* when it varies over the data set (its dataset-wide
+maximum is above its minimum); constant channels are skipped (NaN scores,
+never counted or ranked). The sign does not matter: block outputs of
+EfficientNet-Lite or ResNet are linear (projection conv + BN + residual), and a
+channel that is negative everywhere but least negative on heads is a head
+detector. A ReLU channel that never fires is constant at 0 and so skipped by
+the same rule. ``LayerNeurons.fires`` keeps its historical name for this mask.
+Several encoders are compared over the channels scored in all of them.
 
 References
 ----------
@@ -73,11 +79,18 @@ class NeuronResults:
         return self.layers[name]
 
     def category_scores(self, layer: str, *, aggregation: str | None = None, top_k: int | None = None,
-                        threshold: float | None = None) -> CategoryScores:
-        """Per-category summary of ``layer`` (defaults from :attr:`settings`)."""
+                        threshold: float | None = None, channels: np.ndarray | None = None) -> CategoryScores:
+        """Per-category summary of ``layer`` (defaults from :attr:`settings`).
+
+        ``channels``: bool mask of the channels to score (default: the scored
+        channels of this layer); :func:`compare_neurons` passes the channels
+        scored in every compared model, so counts and top-k means are taken over
+        the same channels before and after fine-tuning.
+        """
         ln = self.layer(layer)
+        mask = ln.fires if channels is None else (ln.fires & np.asarray(channels, dtype=bool))
         return aggregate_categories(
-            ln.region_scores, [r["category"] for r in self.regions], self.categories, fires=ln.fires,
+            ln.region_scores, [r["category"] for r in self.regions], self.categories, fires=mask,
             n_fixations=np.asarray([r["n_fixations"] for r in self.regions]),
             region_image=[r["image_id"] for r in self.regions],
             aggregation=aggregation or self.settings.get("aggregation", "instance"),
@@ -177,12 +190,12 @@ def _num(v: Any) -> float | None:
 
 
 def results_from_capture(cap: NeuronCapture, model_name: str, settings: Mapping[str, Any] | None = None) -> NeuronResults:
-    """Turn a finished :class:`NeuronCapture` into :class:`NeuronResults` (skipping channels that never fire)."""
+    """Turn a finished :class:`NeuronCapture` into :class:`NeuronResults` (skipping channels constant over the data set)."""
     layers = {}
     for layer in cap.layers:
         mm = cap.minmax[layer]
         lo, hi = mm.min.numpy(), mm.max.numpy()
-        fires = (hi > 0) & (hi > lo)
+        fires = hi > lo   # any variance over the data set; signed (linear) channels count too
         scores = cap.region_scores(layer).copy()
         scores[:, ~fires] = np.nan
         diss = cap.dissect[layer].result() if cap.dissect is not None else None
@@ -320,30 +333,33 @@ def compare_neurons(results: Mapping[str, NeuronResults] | Sequence[NeuronResult
     best_cat: dict[str, dict[str, np.ndarray]] = {ref_name: {}}
     t = float(ref.settings.get("threshold", DEFAULT_THRESHOLD) if threshold is None else threshold)
     layers = [lay for lay in ref.layer_names if all(lay in results[n].layers for n in names)]
-    ref_cs = {lay: ref.category_scores(lay, **kw) for lay in layers}
+    common = {lay: np.logical_and.reduce([results[n].layers[lay].fires for n in names]) for lay in layers}
+    ref_cs = {lay: ref.category_scores(lay, channels=common[lay], **kw) for lay in layers}
     for lay in layers:
-        best_cat[ref_name][lay] = best_categories(ref_cs[lay].scores, ref.layers[lay].fires)
+        best_cat[ref_name][lay] = best_categories(ref_cs[lay].scores, common[lay])
     for n in names:
         if n == ref_name:
             continue
         best_cat[n] = {}
         res = results[n]
         for lay in layers:
-            a, b = ref_cs[lay], res.category_scores(lay, **kw)
-            if a.scores.shape != b.scores.shape:
-                raise AnalysisError(f"layer {lay}: {ref_name!r} has {a.scores.shape[1]} channels, {n!r} {b.scores.shape[1]}")
+            if ref.layers[lay].channels != res.layers[lay].channels:
+                raise AnalysisError(f"layer {lay}: {ref_name!r} has {ref.layers[lay].channels} channels, "
+                                    f"{n!r} {res.layers[lay].channels}")
+            a, b = ref_cs[lay], res.category_scores(lay, channels=common[lay], **kw)
             for k, cat in enumerate(ref.categories):
                 cat_rows.append({"model": n, "layer": lay, "category": cat,
                                  "count_before": int(a.count[k]), "count_after": int(b.count[k]),
                                  "count_change": int(b.count[k] - a.count[k]),
                                  "top_k_before": _num(a.top_k_mean[k]), "top_k_after": _num(b.top_k_mean[k]),
                                  "top_k_change": _num(b.top_k_mean[k] - a.top_k_mean[k])})
-            bb = best_categories(b.scores, res.layers[lay].fires)
+            bb = best_categories(b.scores, common[lay])
             ba = best_cat[ref_name][lay]
             best_cat[n][lay] = bb
             both = (ba >= 0) & (bb >= 0)
             changed = both & (ba != bb)
-            best_rows.append({"model": n, "layer": lay, "channels": int(ba.size), "compared": int(both.sum()),
+            best_rows.append({"model": n, "layer": lay, "channels": int(ba.size), "scored_in_all": int(common[lay].sum()),
+                              "compared": int(both.sum()),
                               "changed": int(changed.sum()),
                               "changed_fraction": _num(changed.sum() / both.sum()) if both.any() else None})
             above_a = np.where(np.isfinite(a.scores), a.scores, -np.inf) > t

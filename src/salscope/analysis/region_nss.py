@@ -11,7 +11,7 @@ He et al. also min–max normalise every channel with its dataset-wide range
 first; that map ``(M - lo) / (hi - lo)`` is affine with positive slope, bilinear
 weights sum to one, and the z-score is invariant to positive affine maps, so the
 normalisation does not change ``z``: the score can be taken in the same pass
-that finds ``lo, hi`` (channels with ``hi == lo`` or ``hi <= 0`` never fire and
+that finds ``lo, hi`` (channels with ``hi == lo`` are constant and
 are skipped afterwards). ``tests/analysis`` checks this against the literal
 two-pass recipe (:func:`region_nss_literal`).
 

@@ -52,7 +52,10 @@ class TrainConfig:
     ``decoder``, ``loss``, ``dataset``, ``split``/``val_split``/``split_seed``,
     ``labels`` (set-up III), ``input_size``/``target_size`` (H, W), ``batch_size``,
     ``lr``, ``lr_decay`` (per epoch), ``weight_decay``, ``seed``,
-    ``density_sigma_deg``, ``max_images``, ``monitor``/``patience`` (early stopping).
+    ``density_sigma_deg``, ``max_images``, ``monitor``/``patience`` (early stopping),
+    ``exclude_ids`` (image ids kept out of training and validation, e.g. the
+    region-annotated images a later neuron analysis scores: neurons must not be
+    judged on the images they were trained on).
     """
 
     setup: str = "fixed"
@@ -77,6 +80,7 @@ class TrainConfig:
     density_sigma_deg: float = 1.0
     max_images: int | None = None
     max_val_images: int | None = None
+    exclude_ids: list[str] | None = None
     monitor: str | None = None
     patience: int | None = None
     # placement
@@ -105,6 +109,8 @@ class TrainConfig:
         self.target_size = None if self.target_size is None else _pair(self.target_size, "target_size")
         if self.layers is not None:
             self.layers = [str(v) for v in self.layers]
+        if self.exclude_ids is not None:
+            self.exclude_ids = sorted({str(v) for v in self.exclude_ids})
         if self.loss is None:
             self.loss = "nss" if self.decoder == "paper" else "nll"
         if self.setup == "scene" and not self.labels:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +52,32 @@ class TrainResult:
     cached_images: int = 0
     cache_layers: list[str] | None = None  # what the feature cache held (None: no cache)
     global_zero: bool = True  # False on the other DDP ranks (they return too)
+    train_ids: list[str] = field(default_factory=list)   # the images trained on, in order
+    val_ids: list[str] = field(default_factory=list)     # the images that chose the best checkpoint
 
 
 def _load_data(config: TrainConfig):
     from salscope.data import load_dataset  # noqa: PLC0415
 
     ds = load_dataset(config.dataset, config.data_dir)
-    train = ds.split(config.split, seed=config.split_seed)
+    train = _without(ds.split(config.split, seed=config.split_seed), config.exclude_ids)
     if config.max_images:
         train = train.subset(range(min(config.max_images, len(train))))
     val = None
     if config.val_split:
-        val = ds.split(config.val_split, seed=config.split_seed)
+        val = _without(ds.split(config.val_split, seed=config.split_seed), config.exclude_ids)
         n_val = config.max_val_images or config.max_images
         if n_val:
             val = val.subset(range(min(n_val, len(val))))
     return ds, train, val
+
+
+def _without(dataset, exclude_ids):
+    """``dataset`` less the images whose ids are in ``exclude_ids`` (order kept)."""
+    if not exclude_ids:
+        return dataset
+    drop = set(exclude_ids)
+    return dataset.subset([i for i, image_id in enumerate(dataset.ids) if image_id not in drop])
 
 
 def _monitor(config: TrainConfig) -> tuple[str, str]:
@@ -235,7 +245,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
     best = best_cb.best_model_path if best_cb else ""
     result = TrainResult(out, last, Path(best) if best else None, int(trainer.current_epoch), metrics,
-                         config.config_hash(), cached, cache_layers, bool(trainer.is_global_zero))
+                         config.config_hash(), cached, cache_layers, bool(trainer.is_global_zero),
+                         list(train_ds.ids), list(val_ds.ids) if val_ds else [])
     if config.export_decoder and config.setup != "scene" and trainer.is_global_zero:
         from salscope.models.deep import export_decoder, load_checkpoint  # noqa: PLC0415
 
@@ -246,7 +257,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         write_json(out / "result.json", {"last_checkpoint": last, "best_checkpoint": result.best_checkpoint,
                                          "epochs_run": result.epochs_run, "metrics": metrics,
                                          "config_hash": result.config_hash, "cached_images": cached,
-                                         "cache_layers": cache_layers})
+                                         "cache_layers": cache_layers, "train_ids": result.train_ids,
+                                         "val_ids": result.val_ids})
     return result
 
 
