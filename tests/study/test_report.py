@@ -14,59 +14,74 @@ import pytest
 
 from salscope.io import save_figure
 from salscope.report import verdicts as V
+from salscope.study import findings as F
 from salscope.report.html import Figure, Section, Table, write_report
 
 
-def _neurons(head_after=2.0, text_after=1.0):
+def _encoded_rows(encoded=("person head", "text", "symbol", "vehicle")):
     rows = []
-    for model, head, text in (("pretrained", 1.6, 1.7), ("saliency", head_after, text_after)):
-        for cat, score, count in (("person head", head, 3), ("text", text, 2), ("symbol", 1.2, 1), ("vehicle", 1.1, 0)):
-            rows.append({"model": model, "layer": "l3", "category": cat, "topk_mean": score, "count_above": count,
-                         "instances": 5})
-            rows.append({"model": model, "layer": "l2", "category": cat, "topk_mean": score, "count_above": 0})
-    return {"layers": ["l2", "l3"], "threshold": 1.5, "per_category": rows}
+    for layer in ("l2", "l3"):
+        for cat in ("person head", "text", "symbol", "vehicle", "other"):
+            hit = cat in encoded and layer == "l3"
+            rows.append({"layer": layer, "category": cat, "instances": 12, "encoded": hit,
+                         "p_holm": 0.004 if hit else 0.6, "top_k_excess": 0.5 if hit else 0.0,
+                         "random_excess_max": 0.1})
+    return rows
 
 
-def test_finding_encoded_counts_categories():
-    v = V.finding_encoded(_neurons())
-    assert v.status == V.INCONCLUSIVE and "vehicle: 0" in v.reason and "person head, text, symbol" in v.reason
-    rows = _neurons()["per_category"]
-    for r in rows:
-        r["count_above"] = 4
-    assert V.finding_encoded({"per_category": rows}).status == V.REPRODUCED
-    for r in rows:
-        r["count_above"] = 0
-    assert V.finding_encoded({"per_category": rows}).status == V.NOT_REPRODUCED
-    assert V.finding_encoded({"per_category": [r for r in rows if r["category"] != "text"]}).status == V.INCONCLUSIVE
+def _neurons(diff=0.4, lo=0.1, hi=0.7):
+    per_category = []
+    for model in ("pretrained", "saliency"):
+        for cat, score, count in (("person head", 1.6, 3), ("text", 1.7, 2)):
+            per_category.append({"model": model, "layer": "l3", "category": cat, "topk_mean": score,
+                                 "count_above": count, "instances": 5})
+    return {"layers": ["l2", "l3"], "threshold": 1.5, "alpha": 0.05, "random_seeds": 3,
+            "encoded": _encoded_rows(), "per_category": per_category,
+            "contrast": {"layer": "l3", "favoured": "person head", "disfavoured": "text", "gain_favoured": diff + 0.1,
+                         "gain_disfavoured": 0.1, "diff": diff, "lo": lo, "hi": hi, "n_boot": 1000}}
 
 
-def test_finding_bias_compares_gains_in_deepest_layer():
-    v = V.finding_bias(_neurons(head_after=2.0, text_after=1.0))
-    assert v.status == V.REPRODUCED and "+0.400 for person head" in v.reason and "-0.700 for text" in v.reason
-    assert V.finding_bias(_neurons(head_after=1.0, text_after=2.5)).status == V.NOT_REPRODUCED
-    assert V.finding_bias({"layers": [], "per_category": []}).status == V.INCONCLUSIVE
+def test_finding_encoded_needs_all_four_categories_tested_encoded():
+    v = F.decide_encoded(_neurons())
+    assert v.status == V.REPRODUCED and "also encoded: no other category" in v.reason
+    v = F.decide_encoded({"encoded": _encoded_rows(("person head", "text", "symbol"))})
+    assert v.status == V.INCONCLUSIVE and "only person head, text, symbol" in v.reason
+    assert F.decide_encoded({"encoded": _encoded_rows(())}).status == V.NOT_REPRODUCED
+    rows = [r for r in _encoded_rows() if r["category"] != "text"]
+    assert F.decide_encoded({"encoded": rows}).status == V.INCONCLUSIVE
+    assert F.decide_encoded({}).status == V.INCONCLUSIVE
+    # selectivity: another category that is encoded is named
+    rows = _encoded_rows()
+    rows[-1]["encoded"] = True
+    assert "also encoded: other" in F.decide_encoded({"encoded": rows}).reason
 
 
-def test_finding_natural_vs_synthetic():
-    evaluate = {"table": [{"model": "deep", "kind": "deep", "nss": 1.8}, {"model": "gbvs", "kind": "classical", "nss": 1.2}]}
-    popout = {"overall": [{"model": "deep", "kind": "deep", "fraction_first": 0.3, "fraction_found": 1.0},
-                          {"model": "gbvs", "kind": "classical", "fraction_first": 0.7, "fraction_found": 0.9}]}
-    v = V.finding_natural_vs_synthetic(evaluate, popout)
-    assert v.status == V.REPRODUCED and "gbvs 0.70 vs best deep deep 0.30" in v.reason
-    popout["overall"][0]["fraction_first"] = 0.9
-    assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.INCONCLUSIVE
-    evaluate["table"][0]["nss"] = 1.0
-    assert V.finding_natural_vs_synthetic(evaluate, popout).status == V.NOT_REPRODUCED
+def test_finding_bias_needs_an_interval_that_excludes_zero():
+    v = F.decide_bias(_neurons())
+    assert v.status == V.REPRODUCED and "+0.500 for person head" in v.reason and "[+0.100, +0.700]" in v.reason
+    assert F.decide_bias(_neurons(diff=0.1, lo=-0.2, hi=0.4)).status == V.INCONCLUSIVE
+    assert F.decide_bias(_neurons(diff=-0.5, lo=-0.8, hi=-0.2)).status == V.NOT_REPRODUCED
+    assert F.decide_bias({"layers": [], "per_category": []}).status == V.INCONCLUSIVE
+    missing_interval = _neurons()
+    missing_interval["contrast"]["lo"] = None
+    assert F.decide_bias(missing_interval).status == V.INCONCLUSIVE
 
 
-def test_finding_task_not_domain_uses_interval():
-    row = {"layer": "l3", "cka_pre_saliency": 0.6, "cka_pre_scene": 0.8, "cka_saliency_scene": 0.5,
-           "delta": 0.3, "delta_ci": [0.1, 0.4]}
-    assert V.finding_task_not_domain({"per_layer": [row]}).status == V.REPRODUCED
-    row["delta_ci"] = [-0.1, 0.4]
-    assert V.finding_task_not_domain({"per_layer": [row]}).status == V.INCONCLUSIVE
-    row["delta"], row["delta_ci"] = -0.3, [-0.4, -0.1]
-    assert V.finding_task_not_domain({"per_layer": [row]}).status == V.NOT_REPRODUCED
+def _contrast(diff, lo, hi, **names):
+    return {"metric": "sauc", "deep": "set-up II", "classical": "bms", "deep_value": 0.8, "classical_value": 0.7,
+            "diff": diff, "lo": lo, "hi": hi, **names}
+
+
+def test_finding_natural_vs_synthetic_uses_both_intervals():
+    evaluate = {"contrast": _contrast(0.1, 0.05, 0.15)}
+    popout = {"contrast": _contrast(0.4, 0.2, 0.6)}
+    v = F.decide_natural_vs_synthetic(evaluate, popout)
+    assert v.status == V.REPRODUCED and "natural sauc: set-up II 0.800 vs bms 0.700" in v.reason
+    popout["contrast"].update(lo=-0.1)
+    assert F.decide_natural_vs_synthetic(evaluate, popout).status == V.INCONCLUSIVE
+    evaluate["contrast"].update(diff=-0.1, lo=-0.15, hi=-0.05)
+    assert F.decide_natural_vs_synthetic(evaluate, popout).status == V.NOT_REPRODUCED
+    assert F.decide_natural_vs_synthetic({}, popout).status == V.INCONCLUSIVE
 
 
 def _report(tmp_path: Path) -> Path:
@@ -75,10 +90,10 @@ def _report(tmp_path: Path) -> Path:
     png = save_figure(fig, tmp_path / "src" / "line.png")
     plt.close(fig)
     sections = [
-        Section("f1", "Finding 1", "Some categories are encoded.", V.finding_encoded(_neurons()),
+        Section("f1", "Finding 1", "Some categories are encoded.", F.decide_encoded(_neurons()),
                 tables=[Table("f1_counts", "counts", [{"category": "text", "count": 2, "score": 1.23456}])],
                 figures=[Figure(png, "A line from (0,0) to (1,1)", "a test figure")]),
-        Section("f2", "Finding 2", "Head over text.", V.finding_bias(_neurons())),
+        Section("f2", "Finding 2", "Head over text.", F.decide_bias(_neurons())),
     ]
     meta = {"versions": {"salscope": "0.1.0"}, "stages": [{"name": "train", "status": "ran", "seconds": 1.5, "folder": "x"}],
             "provenance": {"osie": "/data/osie"}, "config_toml": "[train]\nepochs = 1\n"}
@@ -161,7 +176,9 @@ def test_long_tables_are_linked_not_inlined(tmp_path):
 def test_category_pivot_puts_models_side_by_side():
     from salscope.study.report_stage import category_pivot
 
-    rows = category_pivot(_neurons(), "l3")
+    neurons = _neurons()
+    neurons["per_category"][2]["topk_mean"] = 2.0
+    rows = category_pivot(neurons, "l3")
     head = next(r for r in rows if r["category"] == "person head")
     assert head["top-k pretrained"] == 1.6 and head["top-k saliency"] == 2.0 and head["> T saliency"] == 3
-    assert len(rows) == 4
+    assert len(rows) == 2

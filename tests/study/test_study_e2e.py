@@ -16,9 +16,10 @@ from salscope.study.config import build_config
 TINY = {
     "train": {"epochs": 1, "batch_size": 4, "input_size": [64, 96], "max_train_images": 8, "max_val_images": 4,
               "threads": 2},
-    "evaluate": {"max_images": 4, "classical": ["spectral_residual", "signature"], "metrics": ["auc_judd", "sauc", "nss", "cc"]},
-    "popout": {"preset": "quick", "max_images": 6, "classical": ["spectral_residual"]},
-    "neurons": {"max_images": 3, "input_size": [64, 96]},
+    "evaluate": {"max_images": 4, "classical": ["spectral_residual", "signature"], "metrics": ["auc_judd", "sauc", "nss", "cc"],
+                 "bootstrap": 50},
+    "popout": {"preset": "quick", "max_images": 6, "classical": ["spectral_residual"], "bootstrap": 50},
+    "neurons": {"max_images": 3, "random_seeds": 1, "permutations": 20, "bootstrap": 20},
     "compare": {"max_images": 8, "bootstrap": 10},
 }
 STAGES = ["train", "evaluate", "popout", "neurons", "compare"]
@@ -61,7 +62,8 @@ def test_resume_redoes_only_the_unfinished_stage(study):
 def test_stage_numbers_are_sane(study):
     out = study["out"]
     train = _stage(out, "train")
-    assert set(train["setups"]) == {"fixed", "saliency", "scene"}
+    assert set(train["setups"]) == {"fixed", "saliency", "replicate", "scene"}
+    assert train["setups"]["replicate"]["seed"] == train["setups"]["saliency"]["seed"] + 1
     assert train["finetune_from"] == "block13"          # conv5_1-like: three layers before the decoder's input
     evaluate = {r["model"]: r for r in _stage(out, "evaluate")["table"]}
     assert {"set-up I", "set-up II", "builtin", "spectral_residual", "signature", "center_bias", "inter_observer"} <= set(evaluate)
@@ -72,13 +74,19 @@ def test_stage_numbers_are_sane(study):
     assert all(0 <= r["fraction_first"] <= r["fraction_found"] <= 1 for r in popout["overall"])
     neurons = _stage(out, "neurons")
     assert neurons["layers"] == ["block13", "block14", "block15"]
-    assert {r["model"] for r in neurons["per_category"]} == {"pretrained", "saliency", "scene"}
+    assert neurons["input_size"] == [64, 96]                       # the training input size by default
+    assert {r["model"] for r in neurons["per_category"]} == {"pretrained", "saliency", "scene", "random0"}
+    # held out: no analysed image was trained or validated on by a fine-tuned set-up
+    seen = set().union(*(set(s["train_ids"]) | set(s["val_ids"]) for s in train["setups"].values()))
+    assert neurons["image_ids"] and not set(neurons["image_ids"]) & seen and neurons["overlap_ids"] == []
+    assert set(train["excluded_ids"]) >= set(neurons["image_ids"])
+    assert all(0 < r["p_top_k"] <= 1 for r in neurons["encoded"] if r["p_top_k"] is not None)
     compare = _stage(out, "compare")
     assert [r["layer"] for r in compare["per_layer"]][-1] == "block15"
     for row in compare["per_layer"]:
         for key in ("cka_pre_saliency", "cka_pre_scene", "cka_saliency_scene"):
             assert -0.2 <= row[key] <= 1.0 + 1e-9
-        assert math.isfinite(row["delta"]) and row["delta_ci"][0] <= row["delta"] + 1e-9 <= row["delta_ci"][1] + 2e-9
+        assert math.isfinite(row["align_scene"]) and math.isfinite(row["align_replicate"])
     # set-up II changed the fine-tuned layers, not the frozen ones
     comparison = json.loads(next((out / "stages").glob("compare-*/comparison.json")).read_text())
     change = dict(zip(comparison["layers"], comparison["weight_change"]["saliency"]))
@@ -89,10 +97,12 @@ def test_report_has_every_finding_with_a_computed_verdict(study):
     page = study["index"].read_text()
     for anchor in ("encoded", "bias", "natural", "task", "training"):
         assert f'id="{anchor}"' in page
+    assert "Which images each stage used" in page and "Smoke run" not in page
     statuses = {V.REPRODUCED, V.NOT_REPRODUCED, V.INCONCLUSIVE}
     meta = json.loads((study["index"].parent / "tables" / "meta.json").read_text())
     assert [s["name"] for s in meta["stages"]] == STAGES
     assert meta["config"]["train"]["epochs"] == 1
+    assert set(meta["image_ids"]) >= {"train/saliency", "neurons", "evaluate", "compare"}
     assert sum(page.count(f">{s}<") for s in statuses) >= 8     # glance table + each section
     assert "https://" not in page and "http://" not in page
 

@@ -2,17 +2,21 @@
 
 Stages, in order (each cached under ``OUT/stages/<stage>-<hash>/``):
 
-``train``     set-ups I (encoder fixed), II (saliency fine-tune) and III (scene
-              fine-tune on the same images) — :func:`salscope.train.train`.
+``train``     set-ups I (encoder fixed), II (saliency fine-tune), II′ (II again
+              with seed + 1) and III (scene fine-tune on the same images), none
+              of them on the region-annotated images — :func:`salscope.train.train`.
 ``evaluate``  deep (I, II), classical, centre-bias and inter-observer models on
               the natural test split — :mod:`salscope.analysis.evaluation`.
 ``popout``    generate the pop-out benchmark and score the same models with
               centre priors off — :mod:`salscope.analysis.popout`.
 ``neurons``   region-based NSS and Network Dissection of the pretrained, II and
-              III encoders — :mod:`salscope.analysis.neurons`.
-``compare``   linear CKA between the three encoders, task vs domain —
-              :mod:`salscope.analysis.compare`.
-``report``    ``OUT/report/index.html`` — :mod:`salscope.study.report_stage`.
+              III encoders on held-out annotated images, with permutation nulls,
+              random-initialisation references and bootstrap intervals —
+              :mod:`salscope.analysis.neurons`, :mod:`salscope.analysis.neuron_stats`.
+``compare``   linear CKA and Gram-change directions between pretrained, II, II′
+              and III, task vs domain — :mod:`salscope.analysis.compare`.
+``report``    ``OUT/report/index.html`` — :mod:`salscope.study.report_stage`; the
+              verdicts are decided in :mod:`salscope.study.findings`.
 """
 
 from __future__ import annotations
@@ -48,15 +52,16 @@ def _weights(ctx: StageContext) -> str | None:
 
 
 def _encoders(ctx: StageContext) -> dict[str, Any]:
-    """The three encoders the analyses compare: ImageNet-pretrained, set-up II and set-up III."""
+    """The encoders the analyses compare: ImageNet-pretrained, set-up II, II′ (when trained) and set-up III."""
     from salscope.models.deep import load_encoder  # noqa: PLC0415
 
     setups = ctx.upstream["train"]["setups"]
-    return {
-        "pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
-        "saliency": load_encoder(setups["saliency"]["checkpoint"]),
-        "scene": load_encoder(setups["scene"]["checkpoint"]),
-    }
+    out = {"pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
+           "saliency": load_encoder(setups["saliency"]["checkpoint"])}
+    if "replicate" in setups:
+        out["replicate"] = load_encoder(setups["replicate"]["checkpoint"])
+    out["scene"] = load_encoder(setups["scene"]["checkpoint"])
+    return out
 
 
 def _limit(n: int, cap: int) -> int:
@@ -105,43 +110,79 @@ def check_inputs(config: StudyConfig, data_dir: Path | None) -> dict[str, str]:
 
 
 # -- stages -------------------------------------------------------------------------------------------------
+def annotated_ids(ctx: StageContext) -> list[str]:
+    """Ids of the data set's images that have salient-region annotations (the neuron analysis' images)."""
+    from salscope.data.regions import load_voc_regions  # noqa: PLC0415
+
+    regions = load_voc_regions(_data_root(ctx) / ctx.config.data.regions)
+    return [image_id for image_id in _dataset(ctx).ids if image_id in regions]
+
+
+#: The set-ups the study trains: key, TrainConfig setup, seed offset, label.
+SETUPS = (("fixed", "fixed", 0), ("saliency", "saliency", 0), ("replicate", "saliency", 1), ("scene", "scene", 0))
+SETUP_LABELS["replicate"] = "II′ (saliency fine-tune, seed + 1)"
+
+
 def stage_train(ctx: StageContext) -> dict[str, Any]:
-    """Train set-ups I, II, III with the same schedule; resume a cut run from its last checkpoint."""
+    """Train set-ups I, II, II′ (II with another seed) and III with the same schedule; resume a cut run.
+
+    The region-annotated images are kept out of training and validation
+    (``[train] exclude_annotated``), so the neuron analysis never scores an
+    encoder on the images it was fine-tuned on; the ids each set-up trained and
+    validated on are recorded.
+    """
     from salscope.train import TrainConfig, train  # noqa: PLC0415
 
     t = ctx.config.train
     finetune_from = t.finetune_from or _encoder_layers(ctx, [], 3)[0]   # the paper's demo: conv5_1 on
+    exclude = annotated_ids(ctx) if t.exclude_annotated else []
     common = dict(
         backbone=t.backbone, weights=_weights(ctx), decoder=t.decoder, loss=t.loss, dataset=ctx.config.data.dataset,
         split_seed=ctx.config.data.split_seed, input_size=tuple(t.input_size), batch_size=t.batch_size, lr=t.lr,
-        lr_decay=t.lr_decay, seed=t.seed, epochs=t.epochs, max_images=t.max_train_images or None,
+        lr_decay=t.lr_decay, epochs=t.epochs, max_images=t.max_train_images or None,
         max_val_images=t.max_val_images or None, data_dir=str(_data_root(ctx)), threads=t.threads or None,
-        progress=None,
+        progress=None, exclude_ids=exclude or None, patience=t.patience or None,
     )
     setups: dict[str, Any] = {}
-    rows = []
-    for setup in ("fixed", "saliency", "scene"):
-        out = ctx.folder / setup
-        extra: dict[str, Any] = {}
+    rows, images = [], []
+    for key, setup, seed_offset in SETUPS:
+        if key == "replicate" and not t.replicate:
+            continue
+        out = ctx.folder / key
+        extra: dict[str, Any] = {"seed": t.seed + seed_offset}
         if setup != "fixed":
             extra["finetune_from"] = finetune_from
         if setup == "scene":
             extra["labels"] = str(_data_root(ctx) / ctx.config.data.scenes)
         resume = (out / "checkpoints" / "last.ckpt").is_file()
-        ctx.log(f"[train] set-up {SETUP_LABELS[setup]}{' (resuming)' if resume else ''}")
+        ctx.log(f"[train] set-up {SETUP_LABELS[key]}{' (resuming)' if resume else ''}")
         result = train(TrainConfig(setup=setup, out_dir=str(out), resume=resume, **common, **extra))
         checkpoint = result.best_checkpoint or result.last_checkpoint
-        setups[setup] = {"checkpoint": str(checkpoint), "metrics": result.metrics, "epochs": result.epochs_run}
-        rows.append({"set-up": SETUP_LABELS[setup], "epochs": result.epochs_run,
+        setups[key] = {"checkpoint": str(checkpoint), "metrics": result.metrics, "epochs": result.epochs_run,
+                       "train_ids": list(result.train_ids), "val_ids": list(result.val_ids), "seed": t.seed + seed_offset}
+        rows.append({"set-up": SETUP_LABELS[key], "seed": t.seed + seed_offset, "epochs": result.epochs_run,
+                     "train images": len(result.train_ids), "val images": len(result.val_ids),
                      **{k: round(float(v), 4) for k, v in sorted(result.metrics.items())}})
+        images.append({"stage": "train", "use": f"set-up {SETUP_LABELS[key]}: training", "images": len(result.train_ids)})
+        images.append({"stage": "train", "use": f"set-up {SETUP_LABELS[key]}: validation (chose the checkpoint)",
+                       "images": len(result.val_ids)})
+    stop = f", early stopping after {t.patience} epochs without gain on validation" if t.patience else ""
     text = (f"Encoder {t.backbone} ({t.weights}), decoder '{t.decoder}', input {t.input_size[0]}×{t.input_size[1]}, "
-            f"{t.epochs} epochs, Adam lr {t.lr} ×{t.lr_decay} per epoch; set-ups II and III fine-tune from "
-            f"{finetune_from} on.")
-    return {"setups": setups, "table": rows, "finetune_from": finetune_from, "text": text}
+            f"up to {t.epochs} epochs{stop}, Adam lr {t.lr} ×{t.lr_decay} per epoch; set-ups II, II′ and III "
+            f"fine-tune from {finetune_from} on. "
+            + (f"The {len(exclude)} region-annotated images were kept out of training and validation."
+               if exclude else "The region-annotated images were NOT kept out of training ([train] exclude_annotated = false)."))
+    return {"setups": setups, "table": rows, "finetune_from": finetune_from, "text": text,
+            "excluded_ids": exclude, "images_table": images}
+
+
+TRAINED_HERE = ("set-up I", "set-up II")
+ORIGIN = {"set-up I": "trained in this study (set-up I)", "set-up II": "trained in this study (set-up II)",
+          "builtin": "shipped built-in model (not trained in this study)"}
 
 
 def _deep_models(ctx: StageContext, *, center_prior: bool | None = None) -> dict[str, Any]:
-    """Set-ups I and II of this study and the built-in model, as saliency models named for the tables."""
+    """Set-ups I and II of this study and the shipped built-in model, as saliency models named for the tables."""
     from salscope.models.deep import builtin_model, load_saliency_model  # noqa: PLC0415
 
     setups = ctx.upstream["train"]["setups"]
@@ -154,8 +195,29 @@ def _deep_models(ctx: StageContext, *, center_prior: bool | None = None) -> dict
     return models
 
 
+def _contrast(per_unit: dict[str, np.ndarray], summary: dict[str, float], first: list[str], second: list[str],
+              *, n_boot: int, seed: int) -> dict[str, Any] | None:
+    """Best of ``first`` minus best of ``second`` (by ``summary``), paired bootstrap over the units."""
+    from salscope.analysis.intervals import paired_bootstrap  # noqa: PLC0415
+
+    a = [m for m in first if m in per_unit and np.isfinite(summary.get(m, np.nan))]
+    b = [m for m in second if m in per_unit and np.isfinite(summary.get(m, np.nan))]
+    if not a or not b:
+        return None
+    best_a, best_b = max(a, key=lambda m: summary[m]), max(b, key=lambda m: summary[m])
+    diff, lo, hi = paired_bootstrap(per_unit[best_a], per_unit[best_b], n_boot=n_boot, seed=seed)
+    return {"first": best_a, "second": best_b, "first_value": float(np.nanmean(per_unit[best_a])),
+            "second_value": float(np.nanmean(per_unit[best_b])), "diff": diff, "lo": lo, "hi": hi,
+            "n_units": int(len(per_unit[best_a])), "n_boot": n_boot}
+
+
 def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
-    """Score deep (I, II, built-in), classical and baseline models on the natural test split."""
+    """Score deep (I, II, built-in), classical and baseline models on the natural test split.
+
+    Finding 3's natural half: the best set-up trained here against the best
+    classical model on ``[evaluate] decide_metric`` (shuffled AUC by default:
+    a centre prior cannot win it), paired bootstrap over images.
+    """
     from salscope.analysis.evaluation import INTER_OBSERVER, evaluate  # noqa: PLC0415
 
     e = ctx.config.evaluate
@@ -168,17 +230,39 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
         kinds[name] = "classical"
     models += ["center_bias", INTER_OBSERVER]
     kinds.update({"center_bias": "baseline", INTER_OBSERVER: "baseline"})
-    result = evaluate(models, dataset, metrics=e.metrics, convention=e.convention,
+    metrics = list(e.metrics) + ([e.decide_metric] if e.decide_metric not in e.metrics else [])
+    result = evaluate(models, dataset, metrics=metrics, convention=e.convention,
                       max_images=e.max_images or None, seed=ctx.config.data.split_seed)
     result.write(ctx.folder)
-    table = [{"model": model, "kind": kinds.get(model, "deep"), **{k: float(v) for k, v in scores.items()}}
-             for model, scores in result.summary().items()]
+    summary = result.summary()
+    table = [{"model": model, "kind": kinds.get(model, "deep"),
+              "origin": ORIGIN.get(model, kinds.get(model, "deep")), **{k: float(v) for k, v in scores.items()}}
+             for model, scores in summary.items()]
+    metric = e.decide_metric
+    per_image = {m: np.asarray([r[metric] for r in result.rows if r["model"] == m], dtype=np.float64)
+                 for m in summary}
+    means = {m: float(np.nanmean(v)) if v.size else float("nan") for m, v in per_image.items()}
+    c = _contrast(per_image, means, list(TRAINED_HERE), list(e.classical), n_boot=e.bootstrap,
+                  seed=ctx.config.data.split_seed)
+    contrast = None if c is None else {"metric": metric, "deep": c["first"], "classical": c["second"],
+                                       "deep_value": c["first_value"], "classical_value": c["second_value"],
+                                       "diff": c["diff"], "lo": c["lo"], "hi": c["hi"], "n_images": c["n_units"]}
+    text = (f"{result.n_images} {e.split} images. Finding 3 is decided on {metric} (mean of per-image values) by the "
+            "set-ups trained in this study; the built-in model is shipped, trained on the OSIE train split, and "
+            "shown for reference only.")
     return {"table": table, "n_images": result.n_images, "split": e.split, "convention": e.convention,
-            "metrics": list(e.metrics), "figures": []}
+            "metrics": metrics, "figures": [], "contrast": contrast, "text": text,
+            "image_ids": [str(i) for i in dataset.ids[: result.n_images]]}
 
 
 def stage_popout(ctx: StageContext) -> dict[str, Any]:
-    """Generate the pop-out set and score deep and classical models on it, centre priors off."""
+    """Generate the pop-out set and score deep and classical models on it, centre priors off.
+
+    Finding 3's synthetic half: the best classical model against the best set-up
+    trained here in the fraction of targets found by the first fixation
+    (``[popout] hit``: item-level by default), paired bootstrap over arrays,
+    conjunction controls left out.
+    """
     from salscope.analysis.popout import evaluate_popout, resolve_model, write_popout_results  # noqa: PLC0415
     from salscope.data.popout import generate_benchmark  # noqa: PLC0415
 
@@ -192,54 +276,173 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
         model = resolve_model(name)      # centre prior off where the model has a switch
         models.append(model)
         kinds[model.name] = "classical"
-    results = evaluate_popout(models, set_dir, max_images=p.max_images)
+    results = evaluate_popout(models, set_dir, max_images=p.max_images, hit=p.hit)
     files = write_popout_results(results, ctx.folder / "results")
-    overall: dict[str, list[dict]] = {}
-    by_dim = []
-    for row in results.by_dimension():
-        row = {"model": row["model"], "kind": kinds.get(row["model"], "deep"), **{k: v for k, v in row.items() if k != "model"}}
-        by_dim.append(row)
-        if row["dimension"] != "conjunction":
-            overall.setdefault(row["model"], []).append(row)
-    overall_rows = []
-    for model, rows in overall.items():
-        n = sum(r["n_images"] for r in rows)
-        overall_rows.append({
-            "model": model, "kind": rows[0]["kind"], "n_images": n,
-            "fraction_first": sum(r["fraction_first"] * r["n_images"] for r in rows) / n,
-            "fraction_found": sum(r["fraction_found"] * r["n_images"] for r in rows) / n,
-            "mean_fixations": sum(r["mean_fixations"] * r["n_images"] for r in rows) / n,
-        })
+    by_dim = [{"model": r["model"], "kind": kinds.get(r["model"], "deep"), "origin": ORIGIN.get(r["model"], "classical"),
+               **{k: v for k, v in r.items() if k != "model"}} for r in results.by_dimension()]
+    overall = [{"model": r["model"], "kind": kinds.get(r["model"], "deep"), "origin": ORIGIN.get(r["model"], "classical"),
+                **{k: v for k, v in r.items() if k != "model"}} for r in results.overall(exclude=("conjunction",))]
+    natural = [r for r in results.per_image if r.get("dimension") != "conjunction"]
+    images = sorted({r["image"] for r in natural})
+    per_array = {}
+    for m in kinds:
+        hits = {r["image"]: float(r["found_first"]) for r in natural if r["model"] == m}
+        per_array[m] = np.asarray([hits.get(i, np.nan) for i in images])
+    means = {m: float(np.nanmean(v)) if v.size else float("nan") for m, v in per_array.items()}
+    classical = [m for m, k in kinds.items() if k == "classical"]
+    c = _contrast(per_array, means, classical, list(TRAINED_HERE), n_boot=p.bootstrap, seed=p.seed)
+    contrast = None if c is None else {"metric": "found at the first fixation", "hit": p.hit, "classical": c["first"],
+                                       "deep": c["second"], "classical_value": c["first_value"],
+                                       "deep_value": c["second_value"], "diff": c["diff"], "lo": c["lo"],
+                                       "hi": c["hi"], "n_arrays": c["n_units"]}
     figures = [{"path": str(path), "alt": f"Pop-out results per level for the {key.split('_', 1)[-1]} dimension",
                 "caption": f"Fraction of targets found and fixations to find them vs target–distractor difference ({key})."}
                for key, path in files.items() if str(path).endswith(".png")]
-    return {"overall": overall_rows, "by_dimension": by_dim, "figures": figures, "set": str(set_dir),
-            "n_images": len({r["image"] for r in results.per_image}) if results.per_image and "image" in results.per_image[0] else None}
+    text = (f"{len(images)} pop-out arrays (conjunction controls left out of the verdict); a fixation hits when the "
+            f"{'nearest item to it is the target' if p.hit == 'item' else p.hit + ' rule says so'}; centre priors off.")
+    return {"overall": overall, "by_dimension": by_dim, "figures": figures, "set": str(set_dir),
+            "n_images": len(images), "contrast": contrast, "text": text, "hit": p.hit}
+
+
+def _random_encoder(ctx: StageContext, seed: int):
+    """The study's backbone with random weights drawn from ``seed`` (finding 1's reference)."""
+    import torch  # noqa: PLC0415
+
+    from salscope.models.deep import load_encoder  # noqa: PLC0415
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return load_encoder(ctx.config.train.backbone, weights=None)
+
+
+def _trained_ids(train: dict[str, Any]) -> dict[str, set[str]]:
+    """``{set-up: ids it trained or validated on}`` for the encoders the neuron analysis scores."""
+    return {key: set(info.get("train_ids", [])) | set(info.get("val_ids", []))
+            for key, info in train["setups"].items() if key in ("saliency", "replicate", "scene")}
+
+
+def check_held_out(analysed: list[str], train: dict[str, Any], allow: bool) -> list[str]:
+    """Refuse (DataError) analysed images that a fine-tuned encoder trained on; return the overlap when allowed."""
+    overlap = sorted(set(analysed) & set().union(*_trained_ids(train).values()))
+    if overlap and not allow:
+        raise DataError(
+            f"{len(overlap)} of the {len(analysed)} images of the neuron analysis were used to train or validate "
+            f"set-up II/III (e.g. {', '.join(overlap[:5])}): their neurons would be scored on their own training "
+            "images. Keep [train] exclude_annotated = true, or set [neurons] allow_trained_images = true "
+            "(the report then flags it)"
+        )
+    return overlap
 
 
 def stage_neurons(ctx: StageContext) -> dict[str, Any]:
-    """Region-based NSS + Network Dissection for the pretrained, II and III encoders over the annotated images."""
+    """Region-based NSS + Network Dissection of the pretrained, II and III encoders, with finding 1–2 statistics.
+
+    Images: the region-annotated images, none of which II/III trained on
+    (:func:`check_held_out`). Finding 1: per layer and category a permutation
+    null of the pretrained encoder's top-k mean and count above T (labels
+    shuffled across region instances), Holm over categories × layers, and
+    ``[neurons] random_seeds`` random-initialisation encoders as a second
+    reference; cross-fitted top-k means and selective channels beside them.
+    Finding 2: the gain pretrained → II per category over the channels scored in
+    both, with a bootstrap interval over images, and person head − text.
+    """
     from salscope.analysis import neuron_figures as nf  # noqa: PLC0415
+    from salscope.analysis import neuron_stats as ns  # noqa: PLC0415
     from salscope.analysis.neurons import analyse_neurons, compare_neurons  # noqa: PLC0415
     from salscope.data.regions import load_voc_regions  # noqa: PLC0415
+    from salscope.study import figures as sf  # noqa: PLC0415
+
     n = ctx.config.neurons
     dataset = _dataset(ctx)
     regions = load_voc_regions(_data_root(ctx) / ctx.config.data.regions)
     annotated = [i for i, image_id in enumerate(dataset.ids) if image_id in regions]
     annotated = annotated[: _limit(len(annotated), n.max_images)]
     subset = dataset.subset(annotated)
+    overlap = check_held_out(list(subset.ids), ctx.upstream["train"], n.allow_trained_images)
     layers = _encoder_layers(ctx, n.layers, 3)
-    encoders = _encoders(ctx)
+    input_size = list(n.input_size) or list(ctx.config.train.input_size)
+    encoders = {k: v for k, v in _encoders(ctx).items() if k != "replicate"}   # II′ serves finding 4 only
+    kw = dict(input_size=input_size, batch_size=n.batch_size, top_k=n.top_k, threshold=n.threshold)
     results = {}
     for name, encoder in encoders.items():
         ctx.log(f"[neurons] {name} encoder, {len(subset)} images, layers {', '.join(layers)}")
-        results[name] = analyse_neurons(encoder, subset, regions, layers, name=name, input_size=n.input_size,
-                                        batch_size=n.batch_size, top_k=n.top_k, threshold=n.threshold)
+        results[name] = analyse_neurons(encoder, subset, regions, layers, name=name, **kw)
         results[name].save(ctx.folder / name)
+    randoms = {}
+    for k in range(n.random_seeds):
+        name = f"random{k}"
+        ctx.log(f"[neurons] random-initialisation encoder (seed {k})")
+        randoms[name] = analyse_neurons(_random_encoder(ctx, 1000 + k), subset, regions, layers, name=name,
+                                        dissection=False, **kw)
     comparison = compare_neurons(results, reference="pretrained")
     comparison.save(ctx.folder)
+    pre = results["pretrained"]
+    cats = pre.categories
+    region_cat = [r["category"] for r in pre.regions]
+    region_img = [r["image_id"] for r in pre.regions]
+    seed = ctx.config.data.split_seed
+
+    # -- finding 1: permutation null, random-init reference, Holm over categories × layers ----------------
+    encoded, nulls = [], {}
+    for layer in layers:
+        ln = pre.layer(layer)
+        null = ns.permutation_null(ln.region_scores, region_cat, cats, channels=ln.fires, top_k=n.top_k,
+                                   threshold=n.threshold, n_perm=n.permutations, seed=seed)
+        nulls[layer] = null
+        cross = ns.cross_fitted(ln.region_scores, region_cat, region_img, cats, channels=ln.fires, top_k=n.top_k,
+                                threshold=n.threshold, seed=seed)
+        sel = ns.selectivity(ln.region_scores, region_cat, region_img, cats, channels=ln.fires,
+                             threshold=n.threshold, alpha=n.alpha)
+        rand_excess = []
+        for res in randoms.values():
+            rl = res.layer(layer)
+            rn = ns.permutation_null(rl.region_scores, region_cat, cats, channels=rl.fires, top_k=n.top_k,
+                                     threshold=n.threshold, n_perm=max(100, n.permutations // 5), seed=seed)
+            rand_excess.append(rn.observed_top_k - np.nanmean(rn.null_top_k, axis=0))
+        excess = null.observed_top_k - np.nanmean(null.null_top_k, axis=0)
+        cs = pre.category_scores(layer)
+        for k, cat in enumerate(cats):
+            rmax = max((float(r[k]) for r in rand_excess if np.isfinite(r[k])), default=None)
+            encoded.append({
+                "layer": layer, "category": cat, "instances": int(cs.n_instances[k]),
+                "top_k_mean": _num(null.observed_top_k[k]), "null_top_k_mean": _num(np.nanmean(null.null_top_k[:, k])),
+                "top_k_excess": _num(excess[k]), "p_top_k": _num(null.p_top_k[k]),
+                "count_above": int(null.observed_count[k]), "null_count_mean": _num(null.null_count_mean[k]),
+                "count_excess": _num(null.count_excess[k]), "p_count": _num(null.p_count[k]),
+                "random_excess_max": rmax, "cross_top_k": _num(cross.cross_top_k[k]),
+                "cross_count": _num(cross.cross_count[k]), "selective_channels": int(sel.selective_count[k]),
+            })
+    adjusted = ns.holm(np.asarray([r["p_top_k"] if r["p_top_k"] is not None else np.nan for r in encoded]))
+    for row, p_adj in zip(encoded, adjusted):
+        row["p_holm"] = _num(p_adj)
+        beats_random = row["random_excess_max"] is None or (row["top_k_excess"] or -np.inf) > row["random_excess_max"]
+        row["encoded"] = bool(row["p_holm"] is not None and row["p_holm"] < n.alpha and beats_random
+                              and row["instances"] > 0)
+
+    # -- finding 2: gain pretrained → II with a bootstrap over images ----------------------------------------
+    deepest = layers[-1]
+    sal = results["saliency"]
+    common = pre.layer(deepest).fires & sal.layer(deepest).fires
+    boot = ns.bootstrap_gain(pre.layer(deepest).region_scores, sal.layer(deepest).region_scores, region_cat,
+                             region_img, cats, channels=common, top_k=n.top_k, n_boot=n.bootstrap, seed=seed)
+    gain_rows = []
+    for k in np.argsort(-np.where(np.isfinite(boot.gain), boot.gain, -np.inf), kind="stable"):
+        if not np.isfinite(boot.gain[k]):
+            continue
+        gain_rows.append({"category": cats[k], "instances": int(pre.category_scores(deepest).n_instances[k]),
+                          "gain": _num(boot.gain[k]), "gain_lo": _num(boot.gain_ci[k, 0]),
+                          "gain_hi": _num(boot.gain_ci[k, 1]),
+                          "excludes_0": bool(boot.gain_ci[k, 0] > 0 or boot.gain_ci[k, 1] < 0)})
+    fav, dis = "person head", "text"
+    contrast = None
+    if fav in cats and dis in cats and np.isfinite(boot.contrast_diff):
+        contrast = {"layer": deepest, "favoured": fav, "disfavoured": dis,
+                    "gain_favoured": _num(boot.gain[cats.index(fav)]), "gain_disfavoured": _num(boot.gain[cats.index(dis)]),
+                    "diff": _num(boot.contrast_diff), "lo": _num(boot.contrast_ci[0]), "hi": _num(boot.contrast_ci[1]),
+                    "n_boot": n.bootstrap, "channels": int(common.sum())}
+
     per_category = []
-    for name, res in results.items():
+    for name, res in {**results, **randoms}.items():
         for row in res.summary_rows():
             if row["n_instances"]:
                 per_category.append({"model": name, "layer": row["layer"], "category": row["category"],
@@ -247,24 +450,55 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
                                      "count_above": row["count_above_t"], "iou_detectors": row["iou_detectors"],
                                      "best_channels": row["best_channels"]})
     fig_dir = ctx.folder / "figures"
+    panels = []
+    for cat in ("person head", "text", "symbol", "vehicle"):
+        rows = [r for r in encoded if r["category"] == cat and r["instances"]]
+        if not rows:
+            continue
+        row = min(rows, key=lambda r: r["p_holm"] if r["p_holm"] is not None else 2.0)
+        k = cats.index(cat)
+        rvals = [float(rnd.category_scores(row["layer"]).top_k_mean[k]) for rnd in randoms.values()]
+        panels.append({"title": f"{cat}, {row['layer']}", "null": nulls[row["layer"]].null_top_k[:, k],
+                       "observed": row["top_k_mean"], "random": rvals, "p": row["p_holm"]})
     figures_encoded = [
-        {"path": str(nf.count_heatmap(results["pretrained"], fig_dir / "counts_pretrained.png")),
+        {"path": str(sf.null_histograms(panels, fig_dir / "null_encoded.png")),
+         "alt": "Permutation null distributions of the top-k mean region NSS for person head, text, symbol and vehicle",
+         "caption": f"Finding 1's test: the pretrained encoder's top-{n.top_k} mean (red) against {n.permutations} "
+                    "label permutations (grey) and the random-initialisation encoders (blue dashes), in each "
+                    "category's most significant layer."},
+        {"path": str(nf.count_heatmap(pre, fig_dir / "counts_pretrained.png")),
          "alt": "Heat map of channels with region NSS above T per layer and category, pretrained encoder",
          "caption": f"Channels with region NSS > {n.threshold} per layer and category (pretrained encoder)."},
     ]
-    figures_bias = [
-        {"path": str(nf.count_heatmap(results["saliency"], fig_dir / "counts_saliency.png")),
+    figures_bias = []
+    if contrast is not None:
+        figures_bias.append({
+            "path": str(sf.bootstrap_histogram(boot.contrast_boot, (contrast["lo"], contrast["hi"]), contrast["diff"],
+                                               fig_dir / "bootstrap_bias.png",
+                                               xlabel=f"gain({fav}) − gain({dis}), top-{n.top_k} mean region NSS",
+                                               title=f"Finding 2's test in {deepest}: {n.bootstrap} image resamples")),
+            "alt": "Bootstrap distribution of the person-head minus text gain with its 95 % interval",
+            "caption": "Finding 2's test: the head − text gain difference over image resamples; the verdict needs the "
+                       "shaded 95 % interval to exclude 0."})
+    if gain_rows:
+        figures_bias.append({
+            "path": str(sf.interval_bars(gain_rows, fig_dir / "gain_ranked.png", label="category", value="gain",
+                                         lo="gain_lo", hi="gain_hi", xlabel="gain of the top-k mean region NSS",
+                                         title=f"Pretrained → set-up II in {deepest}, ranked")),
+            "alt": "Bars of the fine-tuning gain per category with bootstrap intervals, ranked",
+            "caption": "Which categories saliency fine-tuning favours: gain per category with 95 % bootstrap intervals."})
+    figures_bias += [
+        {"path": str(nf.count_heatmap(sal, fig_dir / "counts_saliency.png")),
          "alt": "Heat map of channels above T per layer and category after saliency fine-tuning",
          "caption": "The same counts after saliency fine-tuning (set-up II)."},
-        {"path": str(nf.before_after_bars(results, layers[-1], fig_dir / "before_after.png")),
-         "alt": f"Bars of top-{n.top_k} mean region NSS per category before and after fine-tuning in {layers[-1]}",
-         "caption": f"Top-{n.top_k} mean region NSS per category in {layers[-1]}: pretrained vs II vs III."},
+        {"path": str(nf.before_after_bars(results, deepest, fig_dir / "before_after.png")),
+         "alt": f"Bars of top-{n.top_k} mean region NSS per category before and after fine-tuning in {deepest}",
+         "caption": f"Top-{n.top_k} mean region NSS per category in {deepest}: pretrained vs II vs III."},
     ]
-    deepest = layers[-1]
-    focus = "person head" if "person head" in results["pretrained"].categories else results["pretrained"].categories[0]
+    focus = "person head" if "person head" in cats else cats[0]
     figures_encoded.append({
-        "path": str(nf.masked_activation_maps(encoders["pretrained"], subset, results["pretrained"], layers[0], focus,
-                                              fig_dir / "masked_pretrained.png", input_size=n.input_size)),
+        "path": str(nf.masked_activation_maps(encoders["pretrained"], subset, pre, layers[0], focus,
+                                              fig_dir / "masked_pretrained.png", input_size=input_size)),
         "alt": f"Images visible only where the pretrained encoder's best {focus} channels of {layers[0]} fire",
         "caption": f"The paper's Fig. 3: the top {focus} channels of {layers[0]} (pretrained), each image shown only "
                    "where the channel's activation is above T."})
@@ -273,17 +507,39 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
         figures_bias.append({
             "path": str(nf.channel_before_after(encoders, subset, results, deepest, channel,
                                                 fig_dir / f"channel_{deepest}_{channel}.png", category=focus,
-                                                input_size=n.input_size)),
+                                                input_size=input_size)),
             "alt": f"Channel {channel} of {deepest} before and after fine-tuning, on the same images",
             "caption": f"The paper's Fig. 5: channel {channel} of {deepest}, the one whose {focus} score rose most "
                        "with saliency fine-tuning — pretrained, set-up II and set-up III rows on the same images."})
     changed = [{"model": r["model"], "layer": r["layer"], **{k: v for k, v in r.items() if k not in ("model", "layer")}}
                for r in comparison.best_rows]
-    text = (f"{len(subset)} annotated images, {len(results['pretrained'].regions)} salient regions; layers "
-            f"{', '.join(layers)}; top-k = {n.top_k}, T = {n.threshold}.")
+    few = sum(1 for r in pre.regions if r["n_fixations"] < 3)
+    text = (f"{len(subset)} annotated images, {len(pre.regions)} salient regions ({few} with fewer than 3 fixations "
+            f"inside the exact mask); layers {', '.join(layers)} at {input_size[0]}×{input_size[1]} (the training "
+            f"input size unless [neurons] input_size says otherwise); top-k = {n.top_k}, T = {n.threshold}. "
+            + ("None of these images was used to train or validate set-ups II, II′ or III."
+               if not overlap else f"WARNING: {len(overlap)} of these images were used to train or validate a "
+               "fine-tuned set-up ([neurons] allow_trained_images = true): its scores are biased upwards."))
+    encoded_text = (f"A category is encoded in a layer when its top-{n.top_k} mean beats {n.permutations} label "
+                    f"permutations (Holm over {len(encoded)} category × layer tests, α = {n.alpha}) and its excess "
+                    f"over the null is larger than in each of {len(randoms)} random-initialisation encoders. "
+                    "'count_excess' is the count above T minus its null mean: a category with few instances has a "
+                    "noisier mean and crosses T more often by chance. 'cross_top_k' selects the top-k channels on "
+                    "half of the images and scores them on the other half (the in-sample figure is inflated by "
+                    "selection; the permutation null selects the same way, so its test is fair).")
+    gain_text = (f"Gains over the {int(common.sum())} channels of {deepest} scored in both encoders; intervals from "
+                 f"{n.bootstrap} resamples of the annotated images (all regions of a drawn image come along).")
     return {"layers": layers, "threshold": n.threshold, "top_k": n.top_k, "per_category": per_category,
             "changed": changed, "figures_encoded": figures_encoded, "figures_bias": figures_bias, "text": text,
-            "n_images": len(subset)}
+            "n_images": len(subset), "image_ids": list(subset.ids), "overlap_ids": overlap, "encoded": encoded,
+            "alpha": n.alpha, "random_seeds": len(randoms), "gain": gain_rows, "contrast": contrast,
+            "encoded_text": encoded_text, "gain_text": gain_text, "regions_few_fixations": few,
+            "input_size": input_size}
+
+
+def _num(v: Any) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
 
 
 def _largest_gain(changes: list[dict[str, Any]], model: str, layer: str, category: str) -> int | None:
@@ -297,37 +553,67 @@ def _largest_gain(changes: list[dict[str, Any]], model: str, layer: str, categor
     return channel
 
 
+def _scene_mix(ctx: StageContext) -> str:
+    """The three commonest scene classes among set-up III's training images and their share (finding 4's text)."""
+    import csv  # noqa: PLC0415
+
+    ids = set(ctx.upstream["train"]["setups"].get("scene", {}).get("train_ids", []))
+    path = _data_root(ctx) / ctx.config.data.scenes
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            labels = [row["scene"] for row in csv.DictReader(fh) if row.get("image_id") in ids]
+    except (OSError, KeyError, UnicodeDecodeError):
+        return ""
+    if not labels:
+        return ""
+    names, counts = np.unique(labels, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    top = ", ".join(f"{names[i]} {counts[i] / len(labels):.0%}" for i in order[:3])
+    return (f" Set-up III's scene labels ({len(names)} classes over {len(labels)} training images) are dominated by "
+            f"{top}: the 'domain' control is a classifier of these classes.")
+
+
 def stage_compare(ctx: StageContext) -> dict[str, Any]:
-    """Linear CKA between the pretrained, II and III encoders on the test images, with bootstrap intervals."""
+    """CKA and direction-aware Gram changes between pretrained, II, II′ and III encoders on held-out test images.
+
+    Finding 4 compares how set-up III moved from the pretrained encoder with how
+    a same-task replicate (II′, set-up II with another seed) moved, each against
+    set-up II (:func:`salscope.analysis.compare.task_vs_domain_decision`).
+    """
     from salscope.analysis.compare import compare_models, write_comparison  # noqa: PLC0415
     c = ctx.config.compare
     dataset = _dataset(ctx).split(c.split, seed=ctx.config.data.split_seed)
     dataset = dataset.subset(range(_limit(len(dataset), c.max_images)))
     models = _encoders(ctx)
     layers = _encoder_layers(ctx, c.layers, None)
+    roles = {"pretrained": "pretrained", "saliency": "saliency", "scene": "scene"}
+    if "replicate" in models:
+        roles["replicate"] = "replicate"
     comp = compare_models(models, dataset.stimuli, layers, image_ids=dataset.ids,
-                          size=tuple(ctx.config.train.input_size), roles=["pretrained", "saliency", "scene"],
-                          n_boot=c.bootstrap, seed=c.seed)
+                          size=tuple(ctx.config.train.input_size), roles=roles, n_boot=c.bootstrap, seed=c.seed)
     files = write_comparison(comp, ctx.folder)
+    finetune_from = ctx.upstream["train"]["finetune_from"]
+    tuned = layers[layers.index(finetune_from):] if finetune_from in layers else layers
     per_layer = []
     for row in comp.verdict:
-        out = {"layer": row["layer"], "cka_pre_saliency": 1 - row["change_saliency"],
-               "cka_pre_scene": 1 - row["change_scene"], "cka_saliency_scene": row["cka_saliency_scene"]}
-        if "task_minus_domain" in row:
-            out["delta"] = row["task_minus_domain"]
-            out["delta_ci"] = row.get("task_minus_domain_ci")
+        out = {"layer": row["layer"], "fine_tuned": row["layer"] in tuned,
+               "cka_pre_saliency": 1 - row["change_saliency"], "cka_pre_scene": 1 - row["change_scene"],
+               "cka_saliency_scene": row["cka_saliency_scene"]}
+        out.update({k: v for k, v in row.items() if k != "layer"})
         per_layer.append(out)
     figures = [{"path": str(path), "alt": f"CKA figure {key.replace('_', ' ')}", "caption": key.replace("_", " ")}
                for key, path in files.items() if str(path).endswith(".png")]
+    text = (f"{len(dataset)} {c.split} images (none trained on), debiased linear CKA on spatially pooled activations, "
+            f"{c.bootstrap} bootstrap resamples of the images; equivalence margin {c.margin} on the direction "
+            "statistic." + _scene_mix(ctx))
     return {"per_layer": per_layer, "figures": figures, "layers": layers, "n_images": len(dataset),
-            "text": f"{len(dataset)} {c.split} images, debiased linear CKA on spatially pooled activations, "
-                    f"{c.bootstrap} bootstrap resamples."}
+            "text": text, "margin": c.margin, "image_ids": [str(i) for i in dataset.ids]}
 
 
 def build_stages(report: Any) -> list[Stage]:
     """The study's stages in order (``report`` is the report stage's function)."""
     return [
-        Stage("train", ("data", "train"), stage_train, title="Train set-ups I, II, III"),
+        Stage("train", ("data", "train"), stage_train, title="Train set-ups I, II, II′, III"),
         Stage("evaluate", ("data", "evaluate"), stage_evaluate, upstream=("train",), title="Natural images"),
         Stage("popout", ("popout",), stage_popout, upstream=("train",), title="Pop-out arrays"),
         Stage("neurons", ("data", "neurons"), stage_neurons, upstream=("train",), title="Neuron analysis"),
