@@ -224,6 +224,31 @@ def test_capture_state_resumes(planted, planted_model, results):
     cap = run_capture(planted_model, ds, regions, ["conv", "deep"], input_size=None, batch_size=5, mask_size=MASK,
                       bins=512)
     back = results_from_capture(NeuronCapture.from_state_dict(cap.state_dict()), "planted")
+    cap.exact = {}   # the state holds the streaming accumulators (the exact small-set path is recomputed, not saved)
+    streamed = results_from_capture(cap, "planted")
     for layer in ("conv", "deep"):
         np.testing.assert_array_equal(back.layer(layer).region_scores, results.layer(layer).region_scores)
-        np.testing.assert_array_equal(back.layer(layer).dissection.iou, results.layer(layer).dissection.iou)
+        np.testing.assert_array_equal(back.layer(layer).dissection.iou, streamed.layer(layer).dissection.iou)
+
+
+def test_small_sets_get_the_exact_two_pass_dissection(planted, planted_model):
+    """When every map fits in memory the IoU uses the exact quantile (streaming histograms are coarse on few images)."""
+    ds, regions = planted
+    exact = analyse_neurons(planted_model, ds, regions, ["conv"], input_size=None, batch_size=5, mask_size=MASK, bins=16)
+    assert exact.settings["dissection_exact"] == ["conv"]
+    feats, cmasks = [], []
+    from salscope.analysis.capture import prepare_image
+    for i in range(len(ds)):
+        image = ds.stimuli[i]
+        feats.append(layer_activations(planted_model, to_input(planted_model, [image], None), ["conv"])["conv"][0])
+        f = ds.fixations.for_image(i)
+        cmasks.append(prepare_image(i, ds.ids[i], regions[ds.ids[i]], f.x, f.y, exact.categories, MASK, "tuebingen",
+                                    image_shape=image.shape[:2]).category_masks)
+    want = dissect_literal(feats, cmasks, MASK)
+    got = exact.layer("conv").dissection
+    np.testing.assert_allclose(got.threshold, want.threshold, rtol=1e-6)
+    np.testing.assert_allclose(got.iou, want.iou)
+    from salscope.analysis.capture import run_capture
+    streamed = run_capture(planted_model, ds, regions, ["conv"], input_size=None, batch_size=5, mask_size=MASK, bins=16,
+                           exact_cache_mb=0)
+    assert streamed.exact == {}   # no budget: the one-pass histogram path, as before

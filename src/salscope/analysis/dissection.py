@@ -346,12 +346,16 @@ def dissect_literal(features: Sequence[torch.Tensor], category_masks: Sequence[n
     """Reference two-pass Network Dissection with every map in memory (tests, small sets).
 
     ``features``: per image ``(C, h, w)``; ``category_masks``: per image ``(K, mh, mw)``.
-    The threshold is the exact ``1 - quantile`` quantile (``torch.quantile``, linear)
-    unless ``threshold`` ``(C,)`` is given.
+    The threshold is the exact ``1 - quantile`` order statistic — the smallest
+    value ``t`` with at least ``1 - quantile`` of the raw activations ``<= t``
+    (``numpy.quantile(..., method="inverted_cdf")``), the value the streaming
+    histogram estimates — unless ``threshold`` ``(C,)`` is given.
     """
     raw = torch.cat([f.reshape(f.shape[0], -1).double() for f in features], 1)
     if threshold is None:
-        thr = torch.quantile(raw, 1.0 - quantile, dim=1)
+        n = raw.shape[1]
+        k = min(n, max(1, int(np.ceil((1.0 - quantile) * n - 1e-9))))
+        thr = torch.kthvalue(raw, k, dim=1).values
     else:
         thr = torch.as_tensor(np.asarray(threshold, dtype=np.float64))
     inter = 0

@@ -198,7 +198,10 @@ def results_from_capture(cap: NeuronCapture, model_name: str, settings: Mapping[
         fires = hi > lo   # any variance over the data set; signed (linear) channels count too
         scores = cap.region_scores(layer).copy()
         scores[:, ~fires] = np.nan
-        diss = cap.dissect[layer].result() if cap.dissect is not None else None
+        if layer in cap.exact:
+            diss = cap.exact[layer]       # all maps fitted in memory: exact two-pass thresholds and IoU
+        else:
+            diss = cap.dissect[layer].result() if cap.dissect is not None else None
         layers[layer] = LayerNeurons(layer, scores, fires, lo, hi, diss, cap.flat_maps[layer])
     return NeuronResults(model_name, list(cap.categories), list(cap.regions), layers, dict(settings or {}))
 
@@ -243,7 +246,7 @@ def analyse_neurons(model: Any, dataset: Any, regions: Mapping[str, Any], layers
                 "input_size": None if input_size is None else [int(v) for v in input_size],
                 "mask_size": [int(v) for v in mask_size], "quantile": float(quantile),
                 "iou_threshold": float(iou_threshold), "bins": int(bins), "n_images": len(cap.image_ids),
-                "recounted_layers": list(cap.refined)}
+                "recounted_layers": list(cap.refined), "dissection_exact": sorted(cap.exact)}
     return results_from_capture(cap, name or getattr(model, "name", type(model).__name__), settings)
 
 
