@@ -73,10 +73,36 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN/±Inf float (Python or numpy, at any depth) replaced by ``None``.
+
+    JSON has no NaN or Infinity; ``json.dumps`` would write the non-standard
+    tokens ``NaN``/``Infinity`` that strict readers (browsers, ``jq``) reject.
+    numpy scalars and arrays become Python numbers and lists, paths strings.
+    """
+    if isinstance(obj, dict):
+        return {(k.item() if isinstance(k, np.generic) else k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
 def write_json(dest: str | os.PathLike, payload: dict, *, schema_version: int = SCHEMA_VERSION) -> Path:
-    """Write a JSON object atomically, with ``schema_version`` added first."""
+    """Write a JSON object atomically, with ``schema_version`` added first.
+
+    Non-finite floats are written as ``null`` (:func:`json_safe`): the file is
+    always standard JSON, never with ``NaN``/``Infinity`` tokens.
+    """
     body = {"schema_version": schema_version, **{k: v for k, v in payload.items() if k != "schema_version"}}
-    return write_text(dest, json.dumps(body, indent=1, default=_json_default, allow_nan=True) + "\n")
+    return write_text(dest, json.dumps(json_safe(body), indent=1, default=_json_default, allow_nan=False) + "\n")
 
 
 def write_npy(dest: str | os.PathLike, array: np.ndarray) -> Path:

@@ -1,4 +1,4 @@
-"""MIT1003, CAT2000, SALICON and generic-folder loaders on small files written in each release's format."""
+"""MIT1003, CAT2000 and generic-folder loaders on small files written in each release's format."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import scipy.io as sio
 from PIL import Image
 
 from salscope.data.datasets import (
-    CAT2000_CATEGORIES, detect_fixations, load_cat2000, load_dataset, load_folder, load_mit1003, load_salicon,
+    CAT2000_CATEGORIES, detect_fixations, load_cat2000, load_dataset, load_folder, load_mit1003,
 )
 from salscope.errors import DataError
 
@@ -90,41 +90,6 @@ def test_cat2000(tmp_path):
     (root / "Stimuli" / "Cats").mkdir()
     with pytest.raises(DataError, match="Cats"):
         load_cat2000(root)
-
-
-def test_salicon_json_and_mat(tmp_path):
-    root = tmp_path / "sal"
-    _img(root / "images" / "val" / "COCO_val2014_000000000001.jpg", 48, 64)
-    _img(root / "images" / "val" / "COCO_val2014_000000000002.jpg", 48, 64)
-    doc = {"type": "fixations",
-           "images": [{"id": 1, "file_name": "COCO_val2014_000000000001.jpg", "width": 64, "height": 48},
-                      {"id": 2, "file_name": "COCO_val2014_000000000002.jpg", "width": 64, "height": 48}],
-           "annotations": [{"id": 1, "image_id": 1, "worker_id": 307, "fixations": [[10.0, 20.0], [63.0, 47.0]]},
-                           {"id": 2, "image_id": 2, "worker_id": 444, "fixations": [[0.0, 0.0]]}]}
-    (root / "fixations_val2014.json").write_text(json.dumps(doc))
-    ds = load_salicon(root, "val")
-    assert ds.name == "salicon-val" and len(ds.fixations) == 3
-    assert ds.fixations.for_image(0).x.tolist() == [10.0, 63.0]
-    assert ds.fixations.for_image(1).subject.tolist() == [444]
-    doc["annotations"][0]["fixations"].append([64.0, 10.0])
-    (root / "fixations_val2014.json").write_text(json.dumps(doc))
-    with pytest.raises(DataError, match="outside"):
-        load_salicon(root, "val")
-    d2 = load_salicon(root, "val", drop_outside=True)
-    assert d2.meta["dropped_outside"] == 1 and len(d2.fixations) == 3
-    # 2017 .mat layout, 1-based
-    (root / "fixations_val2014.json").unlink()
-    (root / "fixations" / "val").mkdir(parents=True)
-    gaze = np.zeros((2,), dtype=[("location", object), ("timestamp", object), ("fixations", object)])
-    gaze[0] = (np.zeros((1, 2)), np.zeros((1, 1)), np.array([[11.0, 21.0], [1.0, 1.0]]))
-    gaze[1] = (np.zeros((1, 2)), np.zeros((1, 1)), np.array([[64.0, 48.0]]))
-    for k in (1, 2):
-        sio.savemat(root / "fixations" / "val" / f"COCO_val2014_00000000000{k}.mat", {"gaze": gaze.reshape(2, 1)})
-    dm = load_salicon(root, "val")
-    f = dm.fixations.for_image(0)
-    assert f.x.tolist() == [10.0, 0.0, 63.0] and f.y.tolist() == [20.0, 0.0, 47.0] and f.subject.tolist() == [0, 0, 1]
-    with pytest.raises(DataError, match="split"):
-        load_salicon(root, "test")
 
 
 def test_folder_csv_json_maps(tmp_path):

@@ -63,7 +63,8 @@ def test_gaussian_density_equals_fixations_density(toy):
 
 
 def test_per_image_values_are_the_metrics_of_each_image(toy):
-    result = evaluate([Ramp()], toy, metrics=["auc", "sauc", "nss", "cc", "ig"], baseline=Flat())
+    # Ramp and Flat give plain maps: IG only through the stated conversion (maps read as densities)
+    result = evaluate([Ramp()], toy, metrics=["auc", "sauc", "nss", "cc", "ig"], baseline=Flat(), map_density="normalize")
     assert result.n_images == 3 and result.skipped_images == ["im2"]
     smap = Ramp().saliency_map(np.zeros((H, W, 3)))
     f = toy.fixations
@@ -172,8 +173,8 @@ def test_osie_inter_observer_beats_center_bias(osie):
 
 def test_workers_give_the_rows_of_one_process(toy):
     metrics = ["auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim", "ig"]
-    one = evaluate([Ramp(), "inter_observer"], toy, metrics=metrics, baseline=Flat())
-    two = evaluate([Ramp(), "inter_observer"], toy, metrics=metrics, baseline=Flat(), workers=2)
+    one = evaluate([Ramp(), "inter_observer"], toy, metrics=metrics, baseline=Flat(), map_density="normalize")
+    two = evaluate([Ramp(), "inter_observer"], toy, metrics=metrics, baseline=Flat(), map_density="normalize", workers=2)
     assert len(one.rows) == 6 and one.skipped_images == ["im2"]
     assert two.rows == one.rows  # same order, bit-identical values
     assert two.skipped_images == one.skipped_images and two.n_images == one.n_images == 3

@@ -2,7 +2,7 @@
 
 A *model* is anything :func:`resolve_model` accepts: a registry name
 (``"center_bias"``, ``"gbvs"`` …), a checkpoint path, a folder of saliency
-maps (``.png``/``.jpg``/``.npy`` named by image id), the inter-observer
+maps (``.npy``/``.png``/``.jpg``/``.tif`` named by image id), the inter-observer
 baseline (``"inter_observer"``), or a :class:`~salscope.models.base.SaliencyModel`.
 Every metric comes from :mod:`salscope.metrics` in the chosen convention.
 
@@ -16,7 +16,11 @@ Conventions of the evaluation itself
 - sAUC negatives: the fixations of every *other* image of the evaluated split,
   mapped to this image's grid (``x' = (x + 0.5) W / W_other - 0.5``).
 - Information gain: against ``baseline`` (default the registry's
-  ``center_bias``) in bits per fixation.
+  ``center_bias``) in bits per fixation, for models with a log-density of
+  their own; a model giving only saliency maps gets it only through the
+  conversion named by ``map_density`` (else NaN and a line in ``notes``).
+- Random metrics (MIT AUC-Borji, MIT sAUC): image ``i`` draws from
+  ``default_rng(SeedSequence([seed, i]))`` (:func:`salscope.metrics.image_rng`).
 - EMD is scored on grids shrunk 32× (as ``EMD.m``).
 - Inter-observer: for each subject, the density of the *other* subjects'
   fixations (same Gaussian, mixed with 0.1 % uniform so that log-densities stay
@@ -36,7 +40,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope import metrics as M
-from salscope.errors import AnalysisError, MetricError, ModelError
+from salscope.data.stimuli import MAP_SUFFIXES, load_map
+from salscope.errors import AnalysisError, DataError, MetricError, ModelError
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
 from salscope.models.base import log_density_from_map
 from salscope.progress import track
@@ -49,7 +54,6 @@ DEFAULT_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim", "ig")
 FIXATION_METRICS = frozenset({"auc", "sauc", "nss", "ig"})
 #: Metrics where lower is better.
 LOWER_IS_BETTER = frozenset({"kld", "emd"})
-MAP_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg")
 INTER_OBSERVER = "inter_observer"
 EMD_DOWNSIZE = 32
 _UNIFORM_MIX = 1e-3
@@ -58,34 +62,60 @@ _UNIFORM_MIX = 1e-3
 # --------------------------------------------------------------------------- model sources
 
 
+def has_log_density(model: Any) -> bool:
+    """Whether a model gives a log-density of its own (a probabilistic model), not only a saliency map.
+
+    A ``has_log_density`` attribute (bool) says so explicitly; otherwise a
+    wrapper whose network declares ``output`` (the deep readout models) has one
+    when that output is ``"log_density"``; otherwise a model has one when it
+    overrides :meth:`SaliencyModel.log_density` (e.g. ``center_bias``). The base
+    class's default — :func:`~salscope.models.base.log_density_from_map` of the
+    saliency map — is a conversion, not a density of the model's own.
+    """
+    from salscope.models.base import SaliencyModel
+
+    declared = getattr(model, "has_log_density", None)
+    if isinstance(declared, bool):
+        return declared
+    output = getattr(getattr(model, "model", None), "output", None)
+    if isinstance(output, str):
+        return output == "log_density"
+    own = getattr(type(model), "log_density", None)
+    return own is not None and own is not SaliencyModel.log_density
+
+
 class ModelSource:
-    """A :class:`SaliencyModel` seen by the evaluation: needs the image, gives map and log-density."""
+    """A :class:`SaliencyModel` seen by the evaluation: needs the image, gives map and (if it has one) log-density."""
 
     needs_image = True
 
     def __init__(self, model: Any, name: str | None = None):
         self.model = model
         self.name = name or getattr(model, "name", type(model).__name__)
-        from salscope.models.base import SaliencyModel
-
-        # use the model's own log-density only when it has one (avoids a second forward pass)
-        self._own_log_density = type(model).log_density is not SaliencyModel.log_density
+        self.has_log_density = has_log_density(model)
 
     def predict(self, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, Any]:
+        """``(saliency map, lazy log-density or None)``; None for a model without a density of its own."""
         smap = np.asarray(self.model.saliency_map(image), dtype=np.float64)
-        if self._own_log_density:
+        if self.has_log_density:
             return smap, lambda: np.asarray(self.model.log_density(image), dtype=np.float64)
-        return smap, lambda: log_density_from_map(smap)
+        return smap, None
 
 
 class FolderSource:
-    """Saliency maps stored in a folder, one file per image named ``<image id>.<npy|png|jpg|jpeg>``.
+    """Saliency maps stored in a folder, one file per image named ``<image id>.<npy|png|jpg|jpeg|tif|tiff>``.
 
-    PNG/JPG files are read as grey levels (PIL mode ``"F"``); the map keeps its
-    stored size (resized only if the convention resizes).
+    Files are read by :func:`salscope.data.stimuli.load_map`: ``.npy`` arrays
+    and float/16-bit TIFFs keep their values (negative ones included), 8-bit
+    images are grey levels; the map keeps its stored size (resized only if the
+    convention resizes). Two files for one image id (``1002.npy`` and
+    ``1002.png``) are an error: which one is meant cannot be told. The maps are
+    plain saliency maps, not densities (see ``map_density`` of :func:`evaluate`
+    for information gain).
     """
 
     needs_image = False
+    has_log_density = False
 
     def __init__(self, folder: str | os.PathLike, name: str | None = None):
         self.folder = Path(folder)
@@ -94,8 +124,14 @@ class FolderSource:
         self.name = name or self.folder.name
         self.files: dict[str, Path] = {}
         for path in sorted(self.folder.iterdir()):
-            if path.suffix.lower() in MAP_SUFFIXES and path.stem not in self.files:
-                self.files[path.stem] = path
+            if not (path.is_file() and path.suffix.lower() in MAP_SUFFIXES):
+                continue
+            if path.stem in self.files:
+                raise DataError(
+                    f"map folder {self.folder} has two maps for image '{path.stem}': {self.files[path.stem].name} and "
+                    f"{path.name}; keep one of them (move the other out of the folder)"
+                )
+            self.files[path.stem] = path
         if not self.files:
             raise ModelError(f"map folder {self.folder} holds no {'/'.join(MAP_SUFFIXES)} files; put one map per image id there")
 
@@ -104,27 +140,17 @@ class FolderSource:
         path = self.files.get(image_id)
         if path is None:
             raise ModelError(
-                f"map folder {self.folder} has no map for image '{image_id}' (expected {image_id}.npy/.png/.jpg); "
+                f"map folder {self.folder} has no map for image '{image_id}' (expected {image_id}.npy/.png/.jpg/.tif); "
                 "add it or evaluate a subset with --max-images"
             )
-        if path.suffix.lower() == ".npy":
-            smap = np.load(path, allow_pickle=False).astype(np.float64)
-            if smap.ndim == 3 and smap.shape[2] in (1, 3):
-                smap = smap.mean(axis=2)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as img:
-                smap = np.asarray(img.convert("F"), dtype=np.float64)
-        if smap.ndim != 2:
-            raise ModelError(f"map {path} has shape {smap.shape}; a saliency map is H×W")
-        return smap, lambda: log_density_from_map(smap)
+        return load_map(path), None
 
 
 class InterObserver:
     """Leave-one-subject-out inter-observer model (the human upper reference of Table 1)."""
 
     needs_image = False
+    has_log_density = True
     name = INTER_OBSERVER
 
     def subjects(self, fixations: Any) -> np.ndarray:
@@ -214,12 +240,27 @@ def _mit_gold(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.
 # --------------------------------------------------------------------------- scoring
 
 
+#: Conversions of a saliency map to a density that ``evaluate(map_density=...)`` accepts for information gain.
+MAP_DENSITIES = ("normalize",)
+
+
 @dataclass
 class _Context:
     metrics: tuple[str, ...]
     convention: str
     seed: int
     gold_sigma_px: float
+    map_density: str | None = None
+
+    def rng(self, index: int) -> np.random.Generator:
+        """A fresh generator on image ``index``'s own stream (see :func:`salscope.metrics.image_rng`)."""
+        return M.image_rng(self.seed, index)
+
+    def density_of(self, smap: np.ndarray, log_density: Any) -> Any:
+        """The lazy log-density to score: the model's own, else the stated map conversion, else None."""
+        if log_density is not None or self.map_density is None:
+            return log_density
+        return lambda: log_density_from_map(smap)
 
 
 def _score(
@@ -234,6 +275,7 @@ def _score(
     baseline: Any,
     negatives: Any = None,
     map_stats: Any = None,
+    index: int = 0,
 ) -> dict[str, np.ndarray]:
     """Values of each metric for one prediction: per fixation (array) or one per image (1-element).
 
@@ -244,7 +286,9 @@ def _score(
     :func:`salscope.metrics.suite.tuebingen_suite` share one sort and one set of
     map statistics (same values as the single metrics); everything else calls
     the single metric functions. ``map_stats`` (smap -> MapStats) may hand back
-    the statistics of an equal map scored before.
+    the statistics of an equal map scored before. ``log_density`` is None for
+    a model without a density (IG is then NaN under ``"tuebingen"``); the
+    random MIT metrics draw from image ``index``'s own stream.
     """
     conv, out = ctx.convention, {}
     per_fix = conv == "tuebingen"
@@ -263,16 +307,19 @@ def _score(
             v = M.auc(smap, xs, ys, convention=conv, shape=shape, per_fixation=True, sorted_map=sorted_map)
         elif name == "sauc":
             oxs, oys = other()
-            v = M.shuffled_auc(smap, xs, ys, oxs, oys, convention=conv, shape=shape, per_fixation=per_fix, seed=ctx.seed)
+            v = M.shuffled_auc(smap, xs, ys, oxs, oys, convention=conv, shape=shape, per_fixation=per_fix, seed=ctx.rng(index))
         elif name == "auc_judd":
             v = M.auc_judd(smap, xs, ys, convention=conv, shape=shape, sorted_map=sorted_map)
         elif name == "auc_borji":
-            v = M.auc_borji(smap, xs, ys, convention=conv, shape=shape, seed=ctx.seed)
+            v = M.auc_borji(smap, xs, ys, convention=conv, shape=shape, seed=ctx.rng(index))
         elif name == "nss":
             v = M.nss(smap, xs, ys, convention=conv, shape=shape, per_fixation=True)
         elif name == "ig":
             if conv == "mit":
+                # InfoGain.m converts both maps itself (min-max, divide by the sum): a stated conversion
                 v = M.information_gain(smap, baseline()[0], xs, ys, convention=conv, shape=shape, per_fixation=True)
+            elif log_density is None:
+                v = np.array([np.nan])  # a plain saliency map: no density to score (EvaluationResult.notes)
             else:
                 v = M.information_gain(log_density(), baseline()[1], xs, ys, convention=conv, shape=shape, per_fixation=True)
         elif name == "cc":
@@ -308,7 +355,9 @@ class EvaluationResult:
     ``image_id``, ``n_fixations`` and one column per metric (the image's mean).
     ``average="fixation"`` pools fixation metrics over all fixations of the
     split; ``"image"`` averages per-image means. Map metrics (CC, KLD, SIM,
-    EMD, AUC-Judd, AUC-Borji, MIT sAUC) are always per-image means.
+    EMD, AUC-Judd, AUC-Borji, MIT sAUC) are always per-image means. ``notes``
+    says how information gain was obtained for each model, and why it is NaN
+    (``null`` in ``summary.json``) for a model without a density.
     """
 
     dataset: str
@@ -320,6 +369,7 @@ class EvaluationResult:
     rows: list[dict] = field(default_factory=list)
     n_images: int = 0
     skipped_images: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     _sums: dict = field(default_factory=dict, repr=False)
 
     def _add(self, model: str, index: int, image_id: str, n_fix: int, values: dict[str, np.ndarray]) -> None:
@@ -352,13 +402,14 @@ class EvaluationResult:
         summ = self.summary()
         head = "| model | " + " | ".join(_label(m) for m in self.metrics) + " |"
         sep = "|---|" + "---:|" * len(self.metrics)
-        body = ["| " + model + " | " + " | ".join(f"{summ[model][m]:.4f}" for m in self.metrics) + " |" for model in self.models]
+        body = ["| " + model + " | " + " | ".join(_cell(summ[model][m]) for m in self.metrics) + " |" for model in self.models]
         note = (
             f"\n\n{self.dataset}{'/' + self.split if self.split else ''}: {self.n_images} images scored"
             f" ({len(self.skipped_images)} without fixations skipped), convention '{self.convention}', "
             f"averaged per {self.average}. ↓ = lower is better."
         )
-        return "\n".join([head, sep, *body]) + note + "\n"
+        notes = "".join(f"\n\n- {n}" for n in self.notes)
+        return "\n".join([head, sep, *body]) + note + notes + "\n"
 
     def rich_table(self) -> Any:
         """The summary as a :class:`rich.table.Table` (best value per column in bold)."""
@@ -378,7 +429,7 @@ class EvaluationResult:
             cells = []
             for m in self.metrics:
                 v = summ[model][m]
-                text = f"{v:.4f}"
+                text = _cell(v)
                 cells.append(f"[bold]{text}[/bold]" if best.get(m) == v else text)
             table.add_row(model, *cells)
         return table
@@ -393,6 +444,7 @@ class EvaluationResult:
             "models": self.models,
             "n_images": self.n_images,
             "skipped_images": self.skipped_images,
+            "notes": self.notes,
             "summary": self.summary(),
         }
 
@@ -407,6 +459,10 @@ class EvaluationResult:
             "summary_json": io.write_json(out / "summary.json", self.to_json()),
             "summary_md": io.write_text(out / "summary.md", self.summary_markdown()),
         }
+
+
+def _cell(value: float) -> str:
+    return f"{value:.4f}" if np.isfinite(value) else "n/a"
 
 
 def _label(metric: str) -> str:
@@ -477,6 +533,7 @@ def evaluate(
     seed: int = 0,
     workers: int = 1,
     reuse_maps: bool = True,
+    map_density: str | None = None,
 ) -> EvaluationResult:
     """Score models on every image of ``dataset`` with the chosen metrics and convention.
 
@@ -493,14 +550,20 @@ def evaluate(
     average : {"fixation", "image"}
         How fixation metrics are averaged in the summary.
     baseline : spec
-        Model against which information gain is measured.
+        Model against which information gain is measured; under
+        ``"tuebingen"`` it must have a log-density (``center_bias`` does) unless
+        ``map_density`` converts its maps.
     max_images : int, optional
         Score only the first ``max_images`` images.
     skip_empty : bool
         Images without fixations are skipped and listed in
         ``result.skipped_images`` (True) or raise :class:`MetricError` (False).
     seed : int
-        Seed of the random splits of the MIT AUC-Borji / shuffled AUC.
+        Seed of the random splits of the MIT AUC-Borji / shuffled AUC. Image
+        ``i`` (its position in ``dataset``) draws from its own stream,
+        :func:`salscope.metrics.image_rng` ``(seed, i)``, fresh for each metric
+        and model, so its score does not depend on the other images, the
+        metric list or ``workers``.
     workers : int
         Score images in this many processes (forked; POSIX only). Results come
         back in image order and are identical to ``workers=1``; each worker
@@ -512,10 +575,30 @@ def evaluate(
         image-independent model — reuse that map's sort and statistics
         (tuebingen suite only; the values are the same bits). Costs one
         comparison per image; ``False`` recomputes everything.
+    map_density : {None, "normalize"}
+        Information gain (``"tuebingen"``) needs a log-density. Probabilistic
+        models (``center_bias``, deep read-outs with a log-density output,
+        ``inter_observer``; see :func:`has_log_density`) give their own. A
+        model that gives only saliency maps — a map folder, a classical model —
+        gets IG only through a stated conversion: ``None`` (default) gives NaN
+        (``null`` in ``summary.json``) and a line in ``result.notes``;
+        ``"normalize"`` reads the map as a density as it stands
+        (:func:`~salscope.models.base.log_density_from_map`: shift to
+        non-negative, floor of 1e-20 of the sum, divide by the sum). As in
+        pysaliency, where information gain is a method of probabilistic models
+        only and a saliency-map model must first be converted
+        (``SaliencyMapConvertor``). Under ``"mit"`` IG follows ``InfoGain.m``,
+        which converts every map itself (min-max, divide by the sum).
 
     Returns
     -------
     EvaluationResult
+
+    Raises
+    ------
+    MetricError
+        When the evaluated images hold no fixations at all (nothing to score),
+        or the IG baseline has no density and no ``map_density`` is given.
     """
     M._common.check_convention(convention)
     metrics = tuple(metrics)
@@ -532,14 +615,25 @@ def evaluate(
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise ModelError(f"two models share a name ({', '.join(names)}); give map folders distinct names")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MetricError(f"seed={seed!r}: give a whole number >= 0")
+    if map_density is not None and map_density not in MAP_DENSITIES:
+        raise MetricError(f"map_density={map_density!r} is unknown; use None (IG only for models with a density) "
+                          f"or one of {', '.join(MAP_DENSITIES)}")
     base_src = resolve_model(baseline) if "ig" in metrics else None
+    notes = _ig_notes(sources, base_src, convention, map_density) if base_src is not None else []
     ppd = dataset.meta.get("ppd")
     if convention == "tuebingen" and any(m in metrics for m in ("cc", "kld", "sim", "emd")) or INTER_OBSERVER in names:
         if not ppd:
             raise AnalysisError(f"data set '{dataset.name}' has no meta['ppd']; the gold maps need pixels per degree")
-    ctx = _Context(metrics, convention, seed, float(gold_sigma_deg) * float(ppd or 0))
+    ctx = _Context(metrics, convention, int(seed), float(gold_sigma_deg) * float(ppd or 0), map_density)
 
     n_images = len(dataset) if max_images is None else min(int(max_images), len(dataset))
+    fix_n = np.asarray(dataset.fixations.n)
+    if not np.any(fix_n < n_images):
+        where = f"the first {n_images} image(s) of" if n_images < len(dataset) else "any image of"
+        raise MetricError(f"data set '{dataset.name}': no fixations on {where} it ({len(dataset.fixations)} fixations "
+                          "in all); nothing can be scored. Check the fixation file, the split or --max-images")
     result = EvaluationResult(
         dataset=dataset.name,
         split=(dataset.meta.get("split") or {}).get("name"),
@@ -547,6 +641,7 @@ def evaluate(
         average=average,
         metrics=list(metrics),
         models=names,
+        notes=notes,
     )
     job = _ImageJob(ctx, dataset, sources, base_src, skip_empty, reuse_maps)
     if "sauc" in metrics and convention == "tuebingen" and n_images:
@@ -565,6 +660,26 @@ def evaluate(
             result._add(name, i, image_id, n_fix, values)
         result.n_images += 1
     return result
+
+
+def _ig_notes(sources: list, base_src: Any, convention: str, map_density: str | None) -> list[str]:
+    """How information gain is obtained for each model (the ``notes`` of the result); raise for an unusable baseline."""
+    if convention == "mit":
+        return ["ig (mit): every map, the baseline's included, is converted to a distribution as InfoGain.m does "
+                "(min-max normalised, divided by its sum)"]
+    if not getattr(base_src, "has_log_density", True) and map_density is None:
+        raise MetricError(
+            f"information gain baseline '{base_src.name}' gives saliency maps, not a density; use a probabilistic "
+            "baseline (the default center_bias) or pass map_density='normalize' to read maps as densities"
+        )
+    plain = [s.name for s in sources if not getattr(s, "has_log_density", True)]
+    if not plain:
+        return []
+    if map_density is None:
+        return [f"ig: not computed for {', '.join(plain)} (saliency maps, not densities; IG is defined for "
+                "probabilistic models, as in pysaliency); pass map_density='normalize' to score their maps read as densities"]
+    return [f"ig: the maps of {', '.join(plain)} are read as densities by map_density='{map_density}' "
+            "(shifted to non-negative, floor of 1e-20 of the sum, divided by the sum)"]
 
 
 class _ImageJob:
@@ -606,18 +721,18 @@ class _ImageJob:
         gold_fn = _lazy(lambda r=rows, c=cols: GoldStats(_gold(ctx, r, c, shape)))
         other = _lazy(lambda: _other_fixations(dataset, i, shape, self.sizes))
         negatives = _lazy(lambda: self.negatives.get(i, shape))
-        baseline_fn = _lazy(lambda: _baseline(self.base_src, dataset, i, image))
+        baseline_fn = _lazy(lambda: _baseline(ctx, self.base_src, dataset, i, image))
         scored = []
         for src in self.sources:
             if isinstance(src, InterObserver):
-                values = _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn, negatives)
+                values = _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn, negatives, index=i)
                 if values is None:
                     continue
             else:
                 smap, logd = src.predict(dataset, i, image)
                 values = _score(
-                    ctx, smap, logd, xs, ys, shape, gold_fn, other, baseline_fn, negatives,
-                    map_stats=lambda m, name=src.name: self.map_stats(name, m),
+                    ctx, smap, ctx.density_of(smap, logd), xs, ys, shape, gold_fn, other, baseline_fn, negatives,
+                    map_stats=lambda m, name=src.name: self.map_stats(name, m), index=i,
                 )
             scored.append((src.name, i, image_id, int(sel.sum()), values))
         return scored
@@ -662,12 +777,13 @@ def _gold(ctx: _Context, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, i
     return gaussian_density(rows, cols, shape, ctx.gold_sigma_px)
 
 
-def _baseline(src: Any, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _baseline(ctx: _Context, src: Any, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, Any]:
     smap, logd = src.predict(dataset, index, image)
-    return smap, logd()
+    logd = ctx.density_of(smap, logd)
+    return smap, (logd() if logd is not None else None)
 
 
-def _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn, negatives=None) -> dict[str, np.ndarray] | None:
+def _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn, negatives=None, index=0) -> dict[str, np.ndarray] | None:
     sub = fix[sel]
     subjects = src.subjects(sub)
     rows, cols = sub.row, sub.col
@@ -680,7 +796,8 @@ def _score_inter_observer(ctx, src, fix, sel, shape, other, baseline_fn, negativ
         dens = gaussian_density(rows[~held], cols[~held], shape, ctx.gold_sigma_px)
         dens = (1 - _UNIFORM_MIX) * dens + _UNIFORM_MIX / n_pix
         gold = _lazy(lambda h=held: GoldStats(_gold(ctx, rows[h], cols[h], shape)))
-        values = _score(ctx, dens, lambda d=dens: np.log(d), sub.x[held], sub.y[held], shape, gold, other, baseline_fn, negatives)
+        values = _score(ctx, dens, lambda d=dens: np.log(d), sub.x[held], sub.y[held], shape, gold, other, baseline_fn, negatives,
+                        index=index)
         for name, v in values.items():
             pooled.setdefault(name, []).append(v)
     if not pooled:

@@ -7,6 +7,9 @@ lies inside its image.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 from pathlib import Path
 
@@ -15,7 +18,7 @@ import numpy as np
 from salscope.data.dataset import Dataset
 from salscope.data.fixations import Fixations
 from salscope.data.splits import DEFAULT_FRACTIONS
-from salscope.data.stimuli import Stimuli
+from salscope.data.stimuli import Stimuli, load_map
 from salscope.errors import DataError
 from salscope.settings import dataset_dir
 
@@ -32,6 +35,26 @@ def _loadmat(path: Path, **kwargs):
         return sio.loadmat(str(path), **kwargs)
     except Exception as exc:  # scipy raises ValueError/TypeError/MatReadError on bad files
         raise DataError(f"cannot read MATLAB file {path} ({exc}); the file is corrupt: replace it") from exc
+
+
+def _read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of ``path`` (a leading BOM is dropped); :class:`DataError` naming the file otherwise."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} {path} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                        "re-save it as UTF-8") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {what} {path} ({exc})") from exc
+
+
+def _read_json(path: Path, what: str):
+    """The parsed JSON document of ``path``; :class:`DataError` naming the file if it is not UTF-8 JSON."""
+    text = _read_text(path, what)
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"{what} {path} is not valid JSON ({exc}); fix or replace the file") from exc
 
 
 def load_osie(data_dir: str | os.PathLike | None = None) -> Dataset:
@@ -123,11 +146,9 @@ def _fixations_from_maps(maps: list[Path], names: list[str], sizes, threshold: f
     ``names`` label the images in errors; a map whose size differs from its
     image's raises :class:`DataError` (``hint`` is appended to the message).
     """
-    from salscope.data.stimuli import load_image
-
     parts = []
     for i, (mp, name) in enumerate(zip(maps, names)):
-        m = load_image(mp)[..., 0]
+        m = load_map(mp)
         if m.shape != sizes[i]:
             raise DataError(f"fixation map {mp} is {m.shape[1]}x{m.shape[0]} but {name} is "
                             f"{sizes[i][1]}x{sizes[i][0]}{hint}")
@@ -343,6 +364,42 @@ def load_cat2000(path: str | os.PathLike, *, ppd: float = CAT2000_PPD) -> Datase
 SALICON_PPD = 24.0  # not an eye-tracker set-up: mouse tracking on 640x480 images; nominal
 
 
+def _salicon_json_points(points, path: Path, ann_id) -> np.ndarray:
+    """K×2 ``(x, y)`` from a SALICON JSON annotation's ``fixations``: 1-based ``[row, col]`` pairs.
+
+    salicon-api ``salicon/salicon.py`` (NUS-VIP), ``SALICON.buildFixMap``:
+    ``for y, x in merged_fixations: sal_map[y-1][x-1] = 1``.
+    """
+    try:
+        pts = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{path}: annotation {ann_id}: 'fixations' is not a list of [row, col] number pairs ({exc})") from exc
+    if pts.size == 0:
+        return np.zeros((0, 2))
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise DataError(f"{path}: annotation {ann_id}: 'fixations' has shape {pts.shape}; expected a list of "
+                        "[row, col] pairs (1-based, as salicon-api's buildFixMap reads them)")
+    return np.column_stack([pts[:, 1] - 1.0, pts[:, 0] - 1.0])
+
+
+def _salicon_mat_points(entry, path: Path, observer: int) -> np.ndarray:
+    """K×2 ``(x, y)`` from one ``gaze`` entry of a SALICON 2017 ``.mat`` file: 1-based ``[x, y]`` columns.
+
+    pysaliency ``external_datasets/salicon.py`` (``_get_SALICON_fixations``) reads
+    ``gaze[k]['fixations'][:, 0] - 1`` as x and ``[:, 1] - 1`` as y ("matlab: one-based indexing").
+    """
+    try:
+        pts = np.asarray(entry["fixations"], dtype=np.float64)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise DataError(f"{path}: gaze({observer + 1}) has no numeric 'fixations' field as in the SALICON 2017 "
+                        f"release ({exc})") from exc
+    if pts.size == 0:
+        return np.zeros((0, 2))
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise DataError(f"{path}: gaze({observer + 1}).fixations has shape {pts.shape}; expected K x 2 [x, y] (1-based)")
+    return pts - 1.0
+
+
 def load_salicon(path: str | os.PathLike, split: str = "train", *, drop_outside: bool = False) -> Dataset:
     """Load a SALICON split (Jiang et al. 2015): images plus mouse-contingent "fixations".
 
@@ -351,11 +408,13 @@ def load_salicon(path: str | os.PathLike, split: str = "train", *, drop_outside:
     * ``fixations_<split>2014.json`` (also under ``annotations/``): the COCO-style
       release read by the official ``salicon-api``: ``images`` (id, file_name,
       width, height) and ``annotations`` (image_id, worker_id, ``fixations``: a list
-      of ``[x, y]`` points). The API indexes ``map[y][x]`` with them, so they are
-      0-based already and used as they are.
+      of points). The API's ``SALICON.buildFixMap`` sets ``map[y-1][x-1] = 1`` for
+      each ``[y, x]`` point, so a point is ``[row, column]`` in 1-based pixels; it
+      becomes ``x = column - 1``, ``y = row - 1``.
     * ``fixations/<split>/<name>.mat`` (2017 release): a struct array ``gaze`` with
-      one entry per observer whose ``fixations`` field is K×2 ``[x, y]`` in 1-based
-      MATLAB pixels (converted with ``- 1``).
+      one entry per observer whose ``fixations`` field is K×2 ``[x, y]`` (column,
+      row) in 1-based MATLAB pixels, converted with ``- 1`` (as pysaliency's
+      ``external_datasets/salicon.py`` reads it: ``fixations[:, 0] - 1`` is x).
 
     Points outside the image raise :class:`DataError` unless ``drop_outside=True``,
     which drops them and records how many in ``meta["dropped_outside"]``.
@@ -377,23 +436,30 @@ def load_salicon(path: str | os.PathLike, split: str = "train", *, drop_outside:
     pos = {p.name: i for i, p in enumerate(paths)}
     parts = []
     if json_path is not None:
-        import json
-
+        doc = _read_json(json_path, "SALICON fixation file")
         try:
-            doc = json.loads(json_path.read_text())
             images = {int(im["id"]): im["file_name"] for im in doc["images"]}
-            anns = doc["annotations"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{json_path} is not a SALICON fixation file (needs images, annotations): {exc}") from exc
+            anns = list(doc["annotations"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{json_path} is not a SALICON fixation file (needs 'images' with id and file_name, "
+                            f"and a list 'annotations'): {exc!r}") from exc
         order_in_image: dict[int, int] = {}
         for a in anns:
-            name = images.get(int(a["image_id"]))
+            try:
+                image_id = int(a["image_id"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DataError(f"{json_path}: annotation {a!r:.80} has no integer 'image_id'") from exc
+            name = images.get(image_id)
             if name is None or name not in pos:
-                raise DataError(f"{json_path}: annotation {a.get('id')} refers to image {a['image_id']} "
+                raise DataError(f"{json_path}: annotation {a.get('id')} refers to image {image_id} "
                                 f"({name}) which is not in {img_dir}")
             i = pos[name]
-            pts = np.asarray(a.get("fixations", []), dtype=np.float64).reshape(-1, 2)
-            subj = int(a.get("worker_id", order_in_image.get(i, 0)))
+            pts = _salicon_json_points(a.get("fixations", []), json_path, a.get("id"))
+            try:
+                subj = int(a.get("worker_id", order_in_image.get(i, 0)))
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"{json_path}: annotation {a.get('id')}: worker_id {a.get('worker_id')!r} "
+                                "is not an integer") from exc
             order_in_image[i] = order_in_image.get(i, 0) + 1
             parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i), np.full(len(pts), subj), np.arange(len(pts))))
         fix_source = str(json_path)
@@ -407,7 +473,7 @@ def load_salicon(path: str | os.PathLike, split: str = "train", *, drop_outside:
             if gaze is None:
                 raise DataError(f"{f} has no struct 'gaze' as in the SALICON 2017 release")
             for j, g in enumerate(np.asarray(gaze).ravel()):
-                pts = np.asarray(g["fixations"], dtype=np.float64).reshape(-1, 2) - 1.0
+                pts = _salicon_mat_points(g, f, j)
                 parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i), np.full(len(pts), j), np.arange(len(pts))))
         fix_source = str(mat_dir)
     fix = Fixations.concatenate(parts)
@@ -418,23 +484,114 @@ def load_salicon(path: str | os.PathLike, split: str = "train", *, drop_outside:
 
 
 # --------------------------------------------------------------------------- generic folder
+_FOLDER_JSON_LAYOUT = ('{"<image id>": [[x, y], ...]} or {"<image id>": [{"x": .., "y": ..[, "subject", "order", '
+                       '"duration"]}, ...]}')
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _folder_csv(src: Path, index_of) -> Fixations:
+    """Fixations from a generic folder's ``fixations.csv`` (header ``image,x,y[,subject,order,duration]``)."""
+    reader = csv.reader(io.StringIO(_read_text(src, "fixation table"), newline=""))
+    header = [h.strip() for h in next(reader, [])]
+    if not {"image", "x", "y"} <= set(header):
+        raise DataError(f"{src}: needs a header with columns image,x,y[,subject,order,duration] (found {header})")
+    if len(set(header)) != len(header):
+        raise DataError(f"{src}: header {header} names a column twice; keep one of each")
+    at = {h: k for k, h in enumerate(header)}
+    cols: dict[str, list] = {"image": [], "x": [], "y": [], "subject": [], "order": [], "duration": []}
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not v.strip() for v in row):
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{src} line {line}: {len(row)} field(s) but the header has {len(header)} "
+                            f"({','.join(header)}); give every column (leave optional ones empty)")
+        cols["image"].append(index_of(row[at["image"]].strip(), f"{src} line {line}"))
+        for name, kind, default in (("x", float, None), ("y", float, None), ("subject", int, -1),
+                                    ("order", int, -1), ("duration", float, np.nan)):
+            text = row[at[name]].strip() if name in at else ""
+            if not text:
+                if default is None:
+                    raise DataError(f"{src} line {line}: empty '{name}'; every fixation needs x and y")
+                cols[name].append(default)
+                continue
+            try:
+                value = kind(text)
+            except ValueError:
+                raise DataError(f"{src} line {line}: '{name}' = {text!r} is not a{'n integer' if kind is int else ' number'}") from None
+            if kind is float and name != "duration" and not np.isfinite(value):
+                raise DataError(f"{src} line {line}: '{name}' = {text!r} is not finite")
+            cols[name].append(value)
+    return Fixations(cols["x"], cols["y"], cols["image"], cols["subject"], cols["order"], cols["duration"])
+
+
+def _folder_json(src: Path, index_of) -> Fixations:
+    """Fixations from a generic folder's ``fixations.json`` (the two layouts of :data:`_FOLDER_JSON_LAYOUT`)."""
+    doc = _read_json(src, "fixation file")
+    if not isinstance(doc, dict):
+        raise DataError(f"{src}: the top level is a JSON {type(doc).__name__}; expected an object {_FOLDER_JSON_LAYOUT}")
+    parts = []
+    for image, items in doc.items():
+        i = index_of(image, str(src))
+        where = f"{src}: image {image!r}"
+        if not isinstance(items, list):
+            raise DataError(f"{where}: fixations are a JSON {type(items).__name__}; expected a list, as in {_FOLDER_JSON_LAYOUT}")
+        if not items:
+            continue
+        if all(isinstance(it, dict) for it in items):
+            xs, ys, subj, order, dur = [], [], [], [], []
+            for k, it in enumerate(items):
+                for key in ("x", "y"):
+                    if not _is_number(it.get(key)) or not np.isfinite(it[key]):
+                        raise DataError(f"{where}: fixation {k} has {key}={it.get(key)!r}; every fixation needs finite "
+                                        "numbers x and y")
+                for key, out, default, ok in (("subject", subj, -1, float.is_integer), ("order", order, -1, float.is_integer),
+                                              ("duration", dur, np.nan, lambda v: True)):
+                    v = it.get(key, default)
+                    if v is None:
+                        v = default
+                    if not _is_number(v) or not ok(float(v)):
+                        raise DataError(f"{where}: fixation {k} has {key}={v!r}; expected a{'n integer' if key != 'duration' else ' number'}")
+                    out.append(v)
+                xs.append(it["x"])
+                ys.append(it["y"])
+            parts.append(Fixations(xs, ys, np.full(len(xs), i), subj, order, dur))
+        elif all(isinstance(it, list) and len(it) == 2 and all(_is_number(v) and np.isfinite(v) for v in it) for it in items):
+            pts = np.asarray(items, dtype=np.float64)
+            parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i)))
+        else:
+            if all(_is_number(v) for v in items):
+                kind = f"a flat list of {len(items)} numbers"
+            else:
+                k = next(k for k, it in enumerate(items)
+                         if not (isinstance(it, list) and len(it) == 2 and all(_is_number(v) and np.isfinite(v) for v in it)))
+                kind = f"item {k} = {items[k]!r:.40}"
+            raise DataError(f"{where}: found {kind} ({str(items)[:60]}); expected a list of [x, y] pairs or of "
+                            f"{{\"x\": .., \"y\": ..}} objects, as in {_FOLDER_JSON_LAYOUT}")
+    return Fixations.concatenate(parts)
+
+
 def load_folder(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
     """Load a generic folder: images plus fixations as CSV, JSON or binary fixation-map PNGs.
 
     Layout (coordinates in salscope's convention: 0-based, x = column)::
 
         <path>/images/<id>.<jpg|png|...>       (or stimuli/)
-        <path>/fixations.csv                    columns image,x,y[,subject,order,duration]
-        <path>/fixations.json                   {"<id>": [{"x":..,"y":..[,"subject","order","duration"]}, ...]
-                                                 or [[x, y], ...]}
+        <path>/fixations.csv                    UTF-8, header image,x,y[,subject,order,duration];
+                                                every row has every column (optional ones may be empty)
+        <path>/fixations.json                   {"<id>": [[x, y], ...]}
+                                                or {"<id>": [{"x":..,"y":..[,"subject","order","duration"]}, ...]}
         <path>/fixation_maps/<id>.png           non-zero pixel = one fixation
         <path>/meta.json                        optional: {"ppd": .., "name": ..}
 
-    Exactly one of the three fixation sources must be present.
+    Exactly one of the three fixation sources must be present. A file that is not
+    UTF-8, a CSV row with missing fields, or JSON of another shape (such as a
+    flat list ``[x1, y1, x2, y2]``) raises :class:`DataError` naming the file,
+    the line or image id, and the expected layout.
     """
-    import csv
-    import json
-
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"data folder {root} does not exist")
@@ -456,40 +613,9 @@ def load_folder(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
         return pos[key]
 
     if src.name == "fixations.csv":
-        with open(src, newline="") as fh:
-            reader = csv.DictReader(fh)
-            cols = set(reader.fieldnames or [])
-            if not {"image", "x", "y"} <= cols:
-                raise DataError(f"{src}: needs columns image,x,y (found {sorted(cols)})")
-            rows = list(reader)
-
-        def col(name, default):
-            if name not in cols:
-                return None
-            return [r[name] if r[name] not in ("", None) else default for r in rows]
-
-        try:
-            n = [index_of(r["image"], f"{src} line {k + 2}") for k, r in enumerate(rows)]
-            fix = Fixations([float(r["x"]) for r in rows], [float(r["y"]) for r in rows], n,
-                            col("subject", -1), col("order", -1), col("duration", "nan"))
-        except ValueError as exc:
-            raise DataError(f"{src}: non-numeric value ({exc})") from exc
+        fix = _folder_csv(src, index_of)
     elif src.name == "fixations.json":
-        try:
-            doc = json.loads(src.read_text())
-        except ValueError as exc:
-            raise DataError(f"{src} is not valid JSON ({exc})") from exc
-        parts = []
-        for image, items in doc.items():
-            i = index_of(image, str(src))
-            if items and isinstance(items[0], dict):
-                get = lambda k, d: [it.get(k, d) for it in items]  # noqa: E731
-                parts.append(Fixations(get("x", np.nan), get("y", np.nan), np.full(len(items), i),
-                                       get("subject", -1), get("order", -1), get("duration", np.nan)))
-            else:
-                pts = np.asarray(items, dtype=np.float64).reshape(-1, 2)
-                parts.append(Fixations(pts[:, 0], pts[:, 1], np.full(len(pts), i)))
-        fix = Fixations.concatenate(parts)
+        fix = _folder_json(src, index_of)
     else:
         maps = []
         for image_id in stimuli.ids:
@@ -500,10 +626,10 @@ def load_folder(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
         fix = _fixations_from_maps(maps, [f"image {i}" for i in stimuli.ids], stimuli.sizes, 0)
     meta: dict = {"source": str(root)}
     if (root / "meta.json").is_file():
-        try:
-            meta.update(json.loads((root / "meta.json").read_text()))
-        except ValueError as exc:
-            raise DataError(f"{root / 'meta.json'} is not valid JSON ({exc})") from exc
+        extra = _read_json(root / "meta.json", "meta file")
+        if not isinstance(extra, dict):
+            raise DataError(f"{root / 'meta.json'}: expected a JSON object such as {{\"ppd\": 24, \"name\": \"mine\"}}")
+        meta.update(extra)
     return Dataset(name or meta.get("name") or root.name, stimuli, fix, meta)
 
 

@@ -59,6 +59,62 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"cannot decode image {path} ({exc}); the file is truncated or corrupt: replace it") from exc
 
 
+#: Files :func:`load_map` reads: NumPy arrays and images (TIFF for float maps).
+MAP_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+#: PIL modes whose pixel values are kept as they are (float and 16/32-bit integer grey).
+_VALUE_MODES = ("F", "I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def load_map(path: str | os.PathLike) -> np.ndarray:
+    """Read a saliency or fixation map file as a float64 ``H×W`` array with its stored values.
+
+    - ``.npy``: the array, ``H×W`` or ``H×W×C`` (C = 1 or 3, averaged over
+      channels); pickled (object) arrays are refused.
+    - images: float (``F``, e.g. a 32-bit float TIFF) and 16/32-bit integer grey
+      (``I;16``, ``I``) keep their values, negative ones included; 8-bit grey is
+      0..255; colour images become grey levels ``0.299 R + 0.587 G + 0.114 B``
+      (PIL's ``convert("F")``).
+
+    A file that cannot be read, or holds no finite ``H×W`` numbers, raises
+    :class:`DataError` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"map file {path} does not exist")
+    if path.suffix.lower() == ".npy":
+        with open(path, "rb") as fh:
+            if fh.read(6) != b"\x93NUMPY":
+                raise DataError(f"map {path} is not a .npy array (no NumPy header); save it with np.save or replace it")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            if "allow_pickle" in str(exc):
+                raise DataError(f"map {path} holds a pickled (object) array; save the map as a numeric array "
+                                "(np.save(path, m.astype(np.float32)))") from exc
+            raise DataError(f"cannot read map {path} ({exc}); the file is truncated or not a .npy array: replace it") from exc
+        except (OSError, EOFError) as exc:
+            raise DataError(f"cannot read map {path} ({exc}); the file is truncated or not a .npy array: replace it") from exc
+        if not isinstance(arr, np.ndarray) or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+                                                   or arr.dtype == np.bool_):
+            raise DataError(f"map {path} has dtype {getattr(arr, 'dtype', type(arr).__name__)}; a map holds real numbers")
+        m = arr.astype(np.float64)
+        if m.ndim == 3 and m.shape[2] in (1, 3):
+            m = m.mean(axis=2)
+    else:
+        img = _open(path)
+        try:
+            with img:
+                img.load()
+                m = np.asarray(img if img.mode in _VALUE_MODES else img.convert("F"), dtype=np.float64)
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise DataError(f"cannot decode map {path} ({exc}); the file is truncated or corrupt: replace it") from exc
+    if m.ndim != 2 or m.size == 0:
+        raise DataError(f"map {path} has shape {m.shape}; a map is H×W (or H×W×1/3 for .npy)")
+    if not np.isfinite(m).all():
+        raise DataError(f"map {path} holds {int((~np.isfinite(m)).sum())} NaN/Inf value(s); replace them with numbers")
+    return m
+
+
 class Stimuli:
     """An ordered set of image files, loaded on access.
 

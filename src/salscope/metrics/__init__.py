@@ -9,7 +9,7 @@ Torch twins (``nss_torch``, ``cc_torch``, ``kld_torch``, ``nll_torch``) share
 their kernels with the numpy metrics: one NSS in the code base.
 """
 
-from salscope.metrics._common import CONVENTIONS, average, fixations_from_map, to_density, zscore
+from salscope.metrics._common import CONVENTIONS, average, fixations_from_map, image_rng, to_density, zscore
 from salscope.metrics.auc import auc, auc_borji, auc_judd, shuffled_auc
 from salscope.metrics.distribution import cc, cc_torch, kld, kld_torch, sim
 from salscope.metrics.information import information_gain, log_likelihood, nll_torch
@@ -27,6 +27,7 @@ __all__ = [
     "cc",
     "cc_torch",
     "emd",
+    "image_rng",
     "imresize",
     "fixations_from_map",
     "information_gain",

@@ -23,6 +23,22 @@ MATLAB_EPS = float(np.finfo(np.float64).eps)
 TUEBINGEN_DENSITY_FLOOR = 1e-20
 
 
+def image_rng(seed: int, image_index: int) -> np.random.Generator:
+    """The random stream of image ``image_index`` under ``seed``: ``default_rng(SeedSequence([seed, image_index]))``.
+
+    The random metrics (MIT AUC-Borji's uniform samples, MIT shuffled AUC's
+    subsets of other fixations) draw each image's numbers from its own stream,
+    so an image's score depends on ``(seed, image_index)`` only: not on the
+    images scored before it, the worker count or the other metrics. Call it
+    once per metric and image (a fresh Generator each time).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise MetricError(f"seed={seed!r}: give a whole number >= 0")
+    if isinstance(image_index, bool) or not isinstance(image_index, (int, np.integer)) or image_index < 0:
+        raise MetricError(f"image_index={image_index!r}: give the image's position (a whole number >= 0)")
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(image_index)]))
+
+
 def check_convention(convention: str) -> str:
     """Return ``convention`` if it is known, else raise :class:`MetricError`."""
     if convention not in CONVENTIONS:

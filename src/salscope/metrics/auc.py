@@ -225,7 +225,8 @@ def auc_borji(
       ``n_splits=None`` the exact limit of infinitely many splits is returned
       (``E[FP(t)] = mean(all pixels >= t)``, the AUC being linear in FP).
       NaN when at most one pixel is fixated (like ``AUC_Borji.m``). The random
-      numbers come from ``seed`` (numpy), not MATLAB's stream.
+      numbers come from ``seed`` (numpy), not MATLAB's stream; the evaluation
+      passes each image its own stream, :func:`salscope.metrics.image_rng`.
     - ``"tuebingen"``: the limit of infinitely many uniform samples without
       threshold binning, which is the rank AUC with uniform negatives
       (:func:`auc`, averaged over fixations).
@@ -276,7 +277,9 @@ def shuffled_auc(
     - ``"mit"``: binary maps (pixels once); min-max normalise; each split takes a
       random subset (without replacement) of ``min(F, N_other)`` other pixels;
       thresholds ``0:step_size:max``; mean over ``n_splits`` splits, or the exact
-      limit with ``n_splits=None``. Deterministic when ``N_other <= F``.
+      limit with ``n_splits=None``. Deterministic when ``N_other <= F``. The
+      random subsets come from ``seed`` (the evaluation passes
+      :func:`salscope.metrics.image_rng` ``(seed, image_index)``).
 
     References
     ----------
