@@ -110,3 +110,23 @@ def test_utf8_with_bom_and_optional_columns_still_load(tmp_path):
     (root / "fixations.json").write_text('{"a": [], "1001": [{"x": 1, "y": 2, "duration": null}]}')
     ds = load_folder(root)
     assert ds.ids == ["1001", "a"] and ds.fixations.n.tolist() == [0] and np.isnan(ds.fixations.duration[0])
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"image_id,scene\n1001,beach\xff\n", "is not UTF-8"),
+    (b"image_id,scene\n1001\n", "line 2: expected the columns"),
+    (b"image_id,scene\n1001,beach,extra\n", "line 2: expected the columns"),
+])
+def test_scene_labels_bad_files(tmp_path, content, message):
+    from salscope.data.scenes import load_scene_labels
+    from salscope.errors import DataError
+
+    path = tmp_path / "labels.csv"
+    path.write_bytes(content)
+
+    class _Stimuli:
+        ids = ["1001"]
+
+    with pytest.raises(DataError, match=message):
+        load_scene_labels(path, _Stimuli())
+    assert path.read_bytes() == content

@@ -23,12 +23,23 @@ def load_scene_labels(csv_path: str | os.PathLike, stimuli, *, allow_extra: bool
     path = Path(csv_path)
     if not path.is_file():
         raise DataError(f"scene label file {path} does not exist; point to labels.csv (columns image_id,scene)")
-    with open(path, newline="") as fh:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV") from None
+    except OSError as exc:
+        raise DataError(f"{path} could not be read ({exc.strerror}); check its permissions") from None
+    import io  # noqa: PLC0415
+
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"image_id", "scene"} <= set(reader.fieldnames):
             raise DataError(f"{path}: needs a header with columns image_id,scene (found {reader.fieldnames})")
         table: dict[str, str] = {}
         for line, row in enumerate(reader, start=2):
+            if None in row or any(v is None for v in row.values()):
+                raise DataError(f"{path}, line {line}: expected the columns {reader.fieldnames}, got a row of another "
+                                "length; fix that row")
             image_id, scene = (row["image_id"] or "").strip(), (row["scene"] or "").strip()
             if not image_id or not scene:
                 raise DataError(f"{path}, line {line}: empty image_id or scene")
