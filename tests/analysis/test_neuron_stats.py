@@ -49,6 +49,12 @@ def test_category_means_equal_aggregate_categories(seed):
     top, count = top_k_and_count(ours, 10, 0.5)
     np.testing.assert_allclose(top, ref.top_k_mean, rtol=1e-12)
     np.testing.assert_array_equal(count, ref.count)
+    # the same numbers through the permutation null's and cross-fitting's kernels
+    pn = permutation_null(s, cat, cats, threshold=0.5, n_perm=3)
+    cf = cross_fitted(s, cat, img, cats, threshold=0.5, n_repeats=1)
+    for res in (pn, cf):
+        np.testing.assert_allclose(res.observed_top_k, ref.top_k_mean, rtol=1e-12)
+        np.testing.assert_array_equal(res.observed_count, ref.count)
     # a channel mask equals aggregate_categories' `fires`
     mask = fires & (np.arange(s.shape[1]) % 2 == 0)
     ref2 = aggregate_categories(s, list(cat), cats, fires=mask)
@@ -215,9 +221,14 @@ def test_bootstrap_gain_null_coverage():
     assert covered >= 27
 
 
-def test_bootstrap_resamples_images_not_regions():
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_bootstrap_resamples_images_not_regions(with_nan):
     before, cat, img = noise_table(40, n_images=12)
-    after = np.random.default_rng(41).normal(size=before.shape) + (cat == "text")[:, None]
+    rng = np.random.default_rng(41)
+    after = rng.normal(size=before.shape) + (cat == "text")[:, None]
+    if with_nan:  # scattered NaN cells and one region without fixations: the general (non-separable) path
+        before[rng.random(before.shape) < 0.05] = np.nan
+        after[1] = np.nan
     n_boot, seed = 4, 7
     res = bootstrap_gain(before, after, cat, img, CATS, n_boot=n_boot, seed=seed)
     # redo the draws by hand: images in sorted order, uniform doubles -> indices, every region of a drawn image

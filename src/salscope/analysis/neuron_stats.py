@@ -24,12 +24,16 @@ This module asks of those numbers what a reader would:
   category's regions against the other salient regions of the same images
   (Bykov et al. 2023).
 
-Every statistic reduces to the same kernel: a weight tensor ``W`` (``B × K × R``:
-one-hot labels for a permutation, image multiplicities for a bootstrap, a half
-mask for cross-fitting) times the table, ``(W @ S) / (W @ valid)``, taken ``chunk``
-resamples at a time so memory stays ``O(chunk × K × (R + C))``; nothing of size
-``B × R × C`` is built. All randomness comes from ``numpy.random.default_rng(seed)``
-through uniform doubles drawn in order, so the numbers do not depend on ``chunk``.
+Every statistic reduces to the same kernel, weighted category means
+``(W @ S0) / (W @ valid)`` with ``S0`` the table with NaN set to 0. For a
+permutation ``W`` is the ``K × R`` one-hot of the shuffled labels, taken ``chunk``
+permutations at a time (memory ``O(chunk × K × (R + C))``). A bootstrap resample
+or a cross-fitting half only re-weights whole images, so the table is first
+summed per (image, category), ``G`` (``I × K × C``), and a batch of image weights
+``M`` (``B × I``: multiplicities, or a 0/1 half) gives every table at once as
+``M @ G``. Nothing of size ``B × R × C`` is built. All randomness comes from
+``numpy.random.default_rng(seed)`` through uniform doubles drawn in order, so the
+numbers do not depend on ``chunk``. ``bench/neuron_stats_speed.py`` times them.
 
 References
 ----------
@@ -144,12 +148,17 @@ def _codes(region_category: np.ndarray, categories: list[str]) -> np.ndarray:
 
 
 def _one_hot(codes: np.ndarray, n_cat: int) -> np.ndarray:
-    """``(..., n) -> (..., n_cat, n)`` float one-hot; code ``n_cat`` ("other") gives a zero column."""
-    lead = codes.shape[:-1]
-    n = codes.shape[-1]
-    out = np.zeros(lead + (n_cat + 1, n))
-    np.put_along_axis(out, codes[..., None, :], 1.0, axis=-2)
-    return out[..., :n_cat, :]
+    """``(..., n) -> (..., n_cat, n)`` C-contiguous float one-hot; code ``n_cat`` ("other") gives a zero column."""
+    out = np.zeros(codes.shape[:-1] + (n_cat, codes.shape[-1]))
+    # one cell per column: the category's row gets 1; an "other" column writes 0 into the last row
+    np.put_along_axis(out, np.minimum(codes, n_cat - 1)[..., None, :], (codes < n_cat)[..., None, :].astype(np.float64),
+                      axis=-2)
+    return out
+
+
+def _ratio(tot: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, tot / np.where(den > 0, den, 1.0), np.nan)
 
 
 def _weighted_means(weights: np.ndarray, table: _Table) -> np.ndarray:
@@ -158,9 +167,37 @@ def _weighted_means(weights: np.ndarray, table: _Table) -> np.ndarray:
     w2 = weights.reshape(b * k, n)
     tot = w2 @ table.s0
     den = w2.sum(1, keepdims=True) if table.valid is None else w2 @ table.valid
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(den > 0, tot / np.where(den > 0, den, 1.0), np.nan)
-    return out.reshape(b, k, -1)
+    return _ratio(tot, den).reshape(b, k, -1)
+
+
+@dataclass
+class _ImageSums:
+    """Per (image, category) sums of a table: any image weighting is then one ``(B, I) @ (I, K·C)`` product."""
+
+    tot: np.ndarray   # (I, K*C)
+    den: np.ndarray   # (I, K) when every pooled cell is finite, else (I, K*C)
+    n_cat: int
+
+    @classmethod
+    def build(cls, table: _Table, codes: np.ndarray, img: np.ndarray, n_img: int, n_cat: int) -> "_ImageSums":
+        keep = codes < n_cat                                  # regions of unreported categories add nothing
+        group = img[keep] * n_cat + codes[keep]
+        tot = np.zeros((n_img * n_cat, table.s0.shape[1]))
+        np.add.at(tot, group, table.s0[keep])
+        if table.valid is None:
+            den = np.bincount(group, minlength=n_img * n_cat).astype(np.float64).reshape(n_img, n_cat)
+        else:
+            den = np.zeros_like(tot)
+            np.add.at(den, group, table.valid[keep])
+            den = den.reshape(n_img, -1)
+        return cls(tot.reshape(n_img, -1), den, n_cat)
+
+    def means(self, image_weights: np.ndarray) -> np.ndarray:
+        """``(B, I)`` image weights → ``(B, K, C)`` weighted category means."""
+        b = image_weights.shape[0]
+        tot = (image_weights @ self.tot).reshape(b, self.n_cat, -1)
+        den = (image_weights @ self.den).reshape(b, self.n_cat, -1)
+        return _ratio(tot, den)
 
 
 def top_k_and_count(table: np.ndarray, top_k: int = DEFAULT_TOP_K,
@@ -521,24 +558,27 @@ def bootstrap_gain(before: np.ndarray, after: np.ndarray, region_category: Seque
     rows = np.flatnonzero(np.isfinite(s_b[:, cols]).any(1) | np.isfinite(s_a[:, cols]).any(1))
     tb, ta = _as_table(s_b, rows, cols), _as_table(s_a, rows, cols)
     n_cat = len(cats)
-    hot = _one_hot(_codes(rc[rows], cats), n_cat)  # (K, n)
+    codes = _codes(rc[rows], cats)
     img, n_img = _image_codes(ri[rows])
     if n_img == 0:
         raise AnalysisError("bootstrap_gain: no region has a finite score; nothing to resample")
 
-    def gains(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        top_b, _ = top_k_and_count(_weighted_means(weights, tb), top_k)
-        top_a, _ = top_k_and_count(_weighted_means(weights, ta), top_k)
+    sums_b = _ImageSums.build(tb, codes, img, n_img, n_cat)
+    sums_a = _ImageSums.build(ta, codes, img, n_img, n_cat)
+
+    def gains(image_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        top_b, _ = top_k_and_count(sums_b.means(image_weights), top_k)
+        top_a, _ = top_k_and_count(sums_a.means(image_weights), top_k)
         return top_b, top_a, top_a - top_b
 
-    before_top, after_top, gain = (x[0] for x in gains(hot[None]))
+    before_top, after_top, gain = (x[0] for x in gains(np.ones((1, n_img))))
     rng = np.random.default_rng(seed)
     boot = np.empty((n_boot, n_cat))
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
         draws = np.minimum((rng.random((b, n_img)) * n_img).astype(np.int64), n_img - 1)
         mult = np.bincount((draws + n_img * np.arange(b)[:, None]).ravel(), minlength=b * n_img).reshape(b, n_img)
-        boot[start:start + b] = gains(hot[None] * mult[:, img][:, None, :].astype(np.float64))[2]
+        boot[start:start + b] = gains(mult.astype(np.float64))[2]
 
     n_dropped = (~np.isfinite(boot)).sum(0)
     if contrast is not None:
@@ -623,18 +663,18 @@ def cross_fitted(region_scores: np.ndarray, region_category: Sequence[str], regi
     rows = np.flatnonzero(np.isfinite(s[:, cols]).any(1))
     table = _as_table(s, rows, cols)
     n_cat = len(cats)
-    hot = _one_hot(_codes(rc[rows], cats), n_cat)
     img, n_img = _image_codes(ri[rows])
     if n_img < 2:
         raise AnalysisError(f"cross_fitted: {n_img} image(s) with scored regions; cross-fitting needs at least 2")
-    obs_top, obs_count = top_k_and_count(_weighted_means(hot[None], table)[0], top_k, threshold)
+    sums = _ImageSums.build(table, _codes(rc[rows], cats), img, n_img, n_cat)
+    obs_top, obs_count = top_k_and_count(sums.means(np.ones((1, n_img)))[0], top_k, threshold)
 
     rng = np.random.default_rng(seed)
     order = rng.random((n_repeats, n_img)).argsort(1)
     in_a = np.zeros((n_repeats, n_img), dtype=bool)
     np.put_along_axis(in_a, order[:, : n_img // 2], True, 1)
-    halves = np.concatenate([in_a, ~in_a])[:, img].astype(np.float64)  # (2 n_repeats, n): A halves, then B halves
-    tables = _weighted_means(hot[None] * halves[:, None, :], table)     # (2 n_repeats, K, C)
+    halves = np.concatenate([in_a, ~in_a]).astype(np.float64)        # (2 n_repeats, I): A halves, then B halves
+    tables = sums.means(halves)                                       # (2 n_repeats, K, C)
     sel = tables
     held = np.concatenate([tables[n_repeats:], tables[:n_repeats]])
 
