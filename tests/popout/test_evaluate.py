@@ -81,15 +81,20 @@ def test_colour_contrast_finds_colour_targets_but_not_conjunctions(quick_set):
 
 def test_scores_match_the_metrics_and_standard_metrics(quick_set):
     import salscope.metrics as sm
-    from salscope.metrics.popout import fixations_to_find, global_saliency_index
+    from salscope.metrics.popout import fixations_to_find, fixations_to_find_item, global_saliency_index, target_rank
 
     pset = load_popout_set(quick_set)
     arr = pset[0]
     model = ColourContrast()
     smap = model.saliency_map(arr.image)
-    row = score_search_array(smap, arr)
+    row = score_search_array(smap, arr, hit="ink")
     search = fixations_to_find(smap, arr.target_mask, arr.ior_radius)
     assert row["n_fixations"] == search.n_fixations and row["found"] == search.found
+    centres, _, target = arr.items()
+    item = fixations_to_find_item(smap, centres, target)
+    row_item = score_search_array(smap, arr)  # hit="item" is the default
+    assert row_item["n_fixations"] == item.n_fixations and row_item["found_first"] == (item.n_fixations == 1)
+    assert row_item["target_rank"] == row["target_rank"] == target_rank(smap, centres, target)[0]
     assert row["gsi"] == pytest.approx(global_saliency_index(smap, arr.target_mask, arr.distractor_mask))
     tx, ty = arr.target_xy
     assert row["nss"] == pytest.approx(sm.nss(smap, np.array([tx]), np.array([ty])))

@@ -3,9 +3,22 @@
 :func:`evaluate_popout` scores every model on every search array of a set made
 by :func:`salscope.data.popout.generate_benchmark` with the odd-one-out metrics
 of :mod:`salscope.metrics.popout` (fixations-to-find with inhibition of return,
-global saliency index, max-saliency ratios) and the standard fixation metrics
-(NSS, and AUC-Judd when :mod:`salscope.metrics` provides it) with the target
-centre as the single fixation. Models are built with ``center_prior=False``
+the target's saliency rank among the items, global saliency index,
+max-saliency ratios) and the standard fixation metrics (NSS, AUC-Judd) with
+the target centre as the single fixation.
+
+When a fixation counts as "on the target" is the ``hit`` rule:
+
+- ``"item"`` (default): the fixation is assigned to the nearest item (by
+  distance to the item centres); a hit when that item is the target. Later
+  fixations inhibit the fixated item's whole nearest-item region. This credits
+  a coarse map — a stride-16/32 deep map upsampled to the image — whose peak
+  falls in the target's cell but beside its ink.
+- ``"disc"``: P3's rule — a hit inside a disc around the target centre (radius
+  ``disc_radius``, default the target's radius, P3's half target size);
+  inhibition of return suppresses a distractor-sized disc.
+- ``"ink"``: the rule before item-level scoring — a hit on the target's ink
+  mask; inhibition of return as for ``"disc"``. Models are built with ``center_prior=False``
 where they support the switch, because the target position is uniform over the
 grid. :func:`write_popout_results` writes the per-image CSV, a summary per
 model × dimension × level (JSON + markdown) and one figure per dimension.
@@ -25,14 +38,22 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS, PopoutSet, SearchArray, load_popout_set
 from salscope.errors import AnalysisError, ModelError
-from salscope.metrics.popout import MAX_FIXATIONS, fixations_to_find, global_saliency_index, max_saliency_ratios
 from salscope.metrics import auc_judd, nss
+from salscope.metrics.popout import (
+    HIT_RULES,
+    MAX_FIXATIONS,
+    fixations_to_find,
+    fixations_to_find_item,
+    global_saliency_index,
+    max_saliency_ratios,
+    target_rank,
+)
 
 PER_IMAGE_FIELDS = [
     "model",
@@ -44,6 +65,8 @@ PER_IMAGE_FIELDS = [
     "found",
     "found_first",
     "n_fixations",
+    "target_rank",
+    "target_rank_norm",
     "gsi",
     "msr_target",
     "msr_background",
@@ -61,11 +84,14 @@ SUMMARY_FIELDS = [
     "fraction_first",
     "mean_fixations",
     "median_fixations",
+    "mean_target_rank",
+    "fraction_rank1",
     "mean_gsi",
     "median_msr_target",
     "median_msr_background",
     "mean_nss",
     "mean_auc_judd",
+    "hit",
 ]
 
 
@@ -75,16 +101,24 @@ class PopoutResults:
 
     Attributes
     ----------
-    per_image : one dict per (model, image) with the fields of ``PER_IMAGE_FIELDS``.
+    per_image : one dict per (model, image) with the fields of ``PER_IMAGE_FIELDS``:
+        ``found``, ``found_first``, ``n_fixations`` under the ``hit`` rule;
+        ``target_rank`` (1 = the target is the most salient item, ties
+        mid-ranked) and ``target_rank_norm`` ((rank − 1) / (n − 1): 0 best,
+        0.5 chance, 1 worst), which do not depend on the rule.
     summary : one dict per (model, dimension, level) with ``SUMMARY_FIELDS``:
         ``fraction_found`` (target hit within ``max_fixations``),
         ``fraction_first`` (hit by the first fixation: the map's maximum),
         ``mean_fixations`` / ``median_fixations`` (unfound searches count as
-        ``max_fixations``, so the mean is a lower bound), mean GSI, median MSRs
-        (medians because a ratio is ``inf`` when its denominator is 0), mean NSS
-        and AUC-Judd at the target centre (``None`` when unavailable).
-    models : ``{"name", "center_prior"}`` per model, as evaluated.
+        ``max_fixations``, so the mean is a lower bound), ``mean_target_rank``,
+        ``fraction_rank1`` (target strictly the most salient item), mean GSI,
+        median MSRs (medians because a ratio is ``inf`` when its denominator
+        is 0), mean NSS and AUC-Judd at the target centre (``None`` when
+        unavailable), ``hit``.
+    models : ``{"name", "kind", "center_prior"}`` per model, as evaluated.
     set_dir, max_fixations : what was evaluated and how.
+    hit, disc_radius : the hit rule (``"item"``, ``"disc"``, ``"ink"``) and the
+        disc radius of ``"disc"`` (``None``: each target's radius).
     """
 
     per_image: list[dict]
@@ -93,49 +127,62 @@ class PopoutResults:
     set_dir: str
     max_fixations: int = MAX_FIXATIONS
     notes: list[str] = field(default_factory=list)
+    hit: str = "item"
+    disc_radius: float | None = None
 
     def by_dimension(self) -> list[dict]:
-        """Rows per (model, dimension), pooled over levels: fraction found, mean fixations, mean GSI."""
+        """Rows per (model, dimension), pooled over levels and set sizes.
+
+        Fields: model, dimension, n_images, fraction_found, fraction_first,
+        mean_fixations, mean_gsi, mean_target_rank, fraction_rank1 (``None``
+        for results saved before ranks existed), hit.
+        """
         out = []
         for m in [mm["name"] for mm in self.models]:
             for dim in DIMENSIONS:
                 rows = [r for r in self.per_image if r["model"] == m and r["dimension"] == dim]
                 if rows:
-                    out.append(
-                        {
-                            "model": m,
-                            "dimension": dim,
-                            "n_images": len(rows),
-                            "fraction_found": float(np.mean([r["found"] for r in rows])),
-                            "fraction_first": float(np.mean([r["found_first"] for r in rows])),
-                            "mean_fixations": float(np.mean([r["n_fixations"] for r in rows])),
-                            "mean_gsi": float(np.mean([r["gsi"] for r in rows])),
-                        }
-                    )
+                    out.append({"model": m, "dimension": dim, **_pool(rows), "hit": self.hit})
         return out
 
-    def overall(self) -> list[dict]:
-        """One row per model over the feature dimensions (conjunction controls excluded).
+    def overall(
+        self,
+        exclude: Sequence[str] = ("conjunction",),
+        *,
+        kinds: Mapping[str, str] | None = None,
+        default_kind: str | None = None,
+    ) -> list[dict]:
+        """One row per model pooled over every image whose dimension is not in ``exclude``.
 
-        Fields: model, kind (``classical``/``deep``/``other``, from the model's
-        module), n_images, fraction_found, fraction_first, mean_fixations, mean_gsi, and
-        conjunction_fraction_found (the control; ``None`` when the set has none).
+        Fields: model, kind, n_images, fraction_found, fraction_first,
+        mean_fixations, mean_gsi, mean_target_rank, fraction_rank1, hit, and
+        the conjunction control's conjunction_fraction_found and
+        conjunction_fraction_first (``None`` when the set has none). Pooling
+        the images equals weighting :meth:`by_dimension` rows by
+        ``n_images``. ``kind`` is ``kinds[model]`` when given, else
+        ``default_kind`` when given, else the kind recorded at evaluation
+        (``classical``/``deep``/``other``, from the model's module).
         """
+        unknown = [d for d in exclude if d not in DIMENSIONS]
+        if isinstance(exclude, str) or unknown:
+            raise AnalysisError(
+                f"exclude={exclude!r}: give a sequence of dimensions to leave out, some of {', '.join(DIMENSIONS)}"
+            )
+        kinds = dict(kinds or {})
         out = []
         for mm in self.models:
             m = mm["name"]
-            rows = [r for r in self.per_image if r["model"] == m and r["dimension"] != "conjunction"]
+            rows = [r for r in self.per_image if r["model"] == m and r["dimension"] not in exclude]
             conj = [r for r in self.per_image if r["model"] == m and r["dimension"] == "conjunction"]
+            kind = kinds.get(m, default_kind if default_kind is not None else mm.get("kind", "other"))
             out.append(
                 {
                     "model": m,
-                    "kind": mm.get("kind", "other"),
-                    "n_images": len(rows),
-                    "fraction_found": float(np.mean([r["found"] for r in rows])) if rows else None,
-                    "fraction_first": float(np.mean([r["found_first"] for r in rows])) if rows else None,
-                    "mean_fixations": float(np.mean([r["n_fixations"] for r in rows])) if rows else None,
-                    "mean_gsi": float(np.mean([r["gsi"] for r in rows])) if rows else None,
-                    "conjunction_fraction_found": float(np.mean([r["found"] for r in conj])) if conj else None,
+                    "kind": kind,
+                    **_pool(rows),
+                    "hit": self.hit,
+                    "conjunction_fraction_found": _mean(conj, "found"),
+                    "conjunction_fraction_first": _mean(conj, "found_first"),
                 }
             )
         return out
@@ -144,10 +191,13 @@ class PopoutResults:
         """Markdown: a model × dimension overview, then one model × level table per dimension."""
         models = [mm["name"] for mm in self.models]
         lines = [f"# Pop-out evaluation of {self.set_dir}", ""]
+        lines.append(f"Hit rule: `{self.hit}` ({_HIT_TEXT[self.hit]}).")
+        lines.append("")
         lines.append(
             f"Per dimension, pooled over levels and set sizes: fraction of targets found within "
             f"{self.max_fixations} fixations (inhibition of return) · fraction found by the first fixation · "
-            "mean fixations to find · mean global saliency index."
+            "mean fixations to find · mean target rank among the items (1 = most salient) · "
+            "mean global saliency index."
         )
         lines.append("")
         dims = [d for d in DIMENSIONS if any(r["dimension"] == d for r in self.per_image)]
@@ -162,7 +212,7 @@ class PopoutResults:
                     "–"
                     if r is None
                     else f"{r['fraction_found']:.2f} · {r['fraction_first']:.2f} · {r['mean_fixations']:.1f} · "
-                    f"{r['mean_gsi']:+.2f}"
+                    f"{_fmt_opt(r['mean_target_rank'], '.1f')} · {r['mean_gsi']:+.2f}"
                 )
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         for d in dims:
@@ -170,7 +220,8 @@ class PopoutResults:
             levels = sorted({r["level"] for r in rows})
             lines += ["", f"## {d}", ""]
             lines.append(
-                f"Fraction found · found first · mean fixations-to-find, per level ({LEVEL_UNITS[d]} in brackets)."
+                "Fraction found · found first · mean fixations-to-find · mean target rank, per level "
+                f"({LEVEL_UNITS[d]} in brackets)."
             )
             lines.append("")
             lines.append(
@@ -185,12 +236,59 @@ class PopoutResults:
                         "–"
                         if not hit
                         else f"{hit[0]['fraction_found']:.2f} · {hit[0]['fraction_first']:.2f} · "
-                        f"{hit[0]['mean_fixations']:.1f}"
+                        f"{hit[0]['mean_fixations']:.1f} · {_fmt_opt(hit[0]['mean_target_rank'], '.1f')}"
                     )
                 lines.append(f"| {m} | " + " | ".join(cells) + " |")
         if self.notes:
             lines += ["", "Notes:", ""] + [f"- {n}" for n in self.notes]
         return "\n".join(lines) + "\n"
+
+
+_HIT_TEXT = {
+    "item": "a fixation is on the item whose centre is nearest; inhibition of return suppresses that item's region",
+    "disc": "P3's rule: a fixation within a disc around the target centre; inhibition of return suppresses a "
+    "distractor-sized disc",
+    "ink": "a fixation on the target's ink; inhibition of return suppresses a distractor-sized disc",
+}
+
+
+def _mean(rows: list[dict], key: str) -> float | None:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+def _pool(rows: list[dict]) -> dict[str, Any]:
+    """Pooled scores of per-image rows (one model): the fields by_dimension and overall share."""
+    ranks = [r.get("target_rank") for r in rows]
+    have_ranks = bool(rows) and all(v is not None for v in ranks)
+    return {
+        "n_images": len(rows),
+        "fraction_found": _mean(rows, "found"),
+        "fraction_first": _mean(rows, "found_first"),
+        "mean_fixations": _mean(rows, "n_fixations"),
+        "mean_gsi": _mean(rows, "gsi"),
+        "mean_target_rank": float(np.mean(ranks)) if have_ranks else None,
+        "fraction_rank1": float(np.mean([v == 1.0 for v in ranks])) if have_ranks else None,
+    }
+
+
+def _fmt_opt(v: float | None, spec: str) -> str:
+    return "–" if v is None else format(v, spec)
+
+
+def _check_hit(hit: str, disc_radius: float | None) -> None:
+    if hit not in HIT_RULES:
+        raise AnalysisError(
+            f"hit={hit!r} is unknown; use 'item' (nearest item, the default), 'disc' (P3's disc around the "
+            "target) or 'ink' (the target's ink mask)"
+        )
+    if disc_radius is not None:
+        if hit != "disc":
+            raise AnalysisError(f"disc_radius={disc_radius!r} applies to hit='disc' only (hit={hit!r})")
+        if not (isinstance(disc_radius, (int, float)) and math.isfinite(disc_radius) and disc_radius > 0):
+            raise AnalysisError(
+                f"disc_radius={disc_radius!r} must be a number > 0 (pixels); omit it for the target's radius"
+            )
 
 
 def _fmt_value(v: Any) -> str:
@@ -235,21 +333,42 @@ def score_search_array(
     array: SearchArray,
     *,
     max_fixations: int = MAX_FIXATIONS,
+    hit: str = "item",
+    disc_radius: float | None = None,
 ) -> dict[str, Any]:
-    """Every pop-out score of one map on one search array (a dict of floats/ints/bools)."""
+    """Every pop-out score of one map on one search array (a dict of floats/ints/bools).
+
+    ``found``, ``found_first``, ``n_fixations`` follow the ``hit`` rule (see the
+    module docstring): ``"item"`` runs :func:`fixations_to_find_item` over the
+    array's item centres; ``"disc"`` runs :func:`fixations_to_find` with the
+    hit mask ``array.target_disc(disc_radius)``; ``"ink"`` with
+    ``array.target_mask``; both of the latter inhibit ``array.ior_radius``.
+    ``target_rank`` / ``target_rank_norm`` rank the target among the items by
+    the max of the map over each item's nearest-item region.
+    """
+    _check_hit(hit, disc_radius)
     smap = np.asarray(saliency_map, dtype=np.float64)
     if smap.shape != array.target_mask.shape:
         raise AnalysisError(
             f"saliency map of shape {smap.shape} does not match the search array {array.target_mask.shape}; "
             "models must return maps the size of their input"
         )
-    search = fixations_to_find(smap, array.target_mask, array.ior_radius, max_fixations=max_fixations)
+    centres, _, target = array.items()
+    labels = array.item_labels()
+    if hit == "item":
+        search = fixations_to_find_item(smap, centres, target, max_fixations=max_fixations, labels=labels)
+    else:
+        mask = array.target_disc(disc_radius) if hit == "disc" else array.target_mask
+        search = fixations_to_find(smap, mask, array.ior_radius, max_fixations=max_fixations)
+    rank, rank_norm = target_rank(smap, centres, target, labels=labels)
     gsi = global_saliency_index(smap, array.target_mask, array.distractor_mask)
     msr_t, msr_b = max_saliency_ratios(smap, array.target_mask, array.distractor_mask)
     row: dict[str, Any] = {
         "found": bool(search.found),
         "found_first": bool(search.found and search.n_fixations == 1),
         "n_fixations": int(search.n_fixations),
+        "target_rank": rank,
+        "target_rank_norm": rank_norm,
         "gsi": gsi,
         "msr_target": msr_t,
         "msr_background": msr_b,
@@ -261,7 +380,7 @@ def score_search_array(
     return row
 
 
-def _summarise(per_image: list[dict], models: list[str]) -> list[dict]:
+def _summarise(per_image: list[dict], models: list[str], hit: str) -> list[dict]:
     out = []
     for m in models:
         for dim in DIMENSIONS:
@@ -270,11 +389,7 @@ def _summarise(per_image: list[dict], models: list[str]) -> list[dict]:
                 if not rows:
                     continue
                 fix = np.array([r["n_fixations"] for r in rows], dtype=np.float64)
-
-                def _mean(key: str) -> float | None:
-                    vals = [r[key] for r in rows if r[key] is not None]
-                    return float(np.mean(vals)) if vals else None
-
+                pooled = _pool(rows)
                 out.append(
                     {
                         "model": m,
@@ -286,11 +401,14 @@ def _summarise(per_image: list[dict], models: list[str]) -> list[dict]:
                         "fraction_first": float(np.mean([r["found_first"] for r in rows])),
                         "mean_fixations": float(fix.mean()),
                         "median_fixations": float(np.median(fix)),
-                        "mean_gsi": _mean("gsi"),
+                        "mean_target_rank": pooled["mean_target_rank"],
+                        "fraction_rank1": pooled["fraction_rank1"],
+                        "mean_gsi": _mean(rows, "gsi"),
                         "median_msr_target": float(np.median([r["msr_target"] for r in rows])),
                         "median_msr_background": float(np.median([r["msr_background"] for r in rows])),
-                        "mean_nss": _mean("nss"),
-                        "mean_auc_judd": _mean("auc_judd"),
+                        "mean_nss": _mean(rows, "nss"),
+                        "mean_auc_judd": _mean(rows, "auc_judd"),
+                        "hit": hit,
                     }
                 )
     return out
@@ -303,17 +421,25 @@ def evaluate_popout(
     max_fixations: int = MAX_FIXATIONS,
     dimensions: Sequence[str] | None = None,
     max_images: int = 0,
+    hit: str = "item",
+    disc_radius: float | None = None,
 ) -> PopoutResults:
     """Score each model on each search array of a set; see :class:`PopoutResults`.
 
     ``models`` holds registry names, checkpoint paths or model objects with a
     ``saliency_map(image)`` method. ``dimensions`` restricts the set (default:
     all it holds); ``max_images > 0`` keeps that many images evenly spaced
-    through the (dimension-ordered) index, so every dimension stays. Raises :class:`AnalysisError` for an empty model list or a
-    model whose map does not match its input's size.
+    through the (dimension-ordered) index, so every dimension stays. ``hit``
+    is the rule for a fixation on the target — ``"item"`` (nearest item,
+    default), ``"disc"`` (P3: a disc of ``disc_radius`` px around the target
+    centre, default each target's radius) or ``"ink"`` (the target's ink
+    mask) — see :func:`score_search_array`. Raises :class:`AnalysisError` for
+    an empty model list, an unknown ``hit``, or a model whose map does not
+    match its input's size.
     """
     from salscope.progress import track  # noqa: PLC0415
 
+    _check_hit(hit, disc_radius)
     if not models:
         raise AnalysisError("models is empty: name at least one model (e.g. --models spectral_residual)")
     pset = set_dir if isinstance(set_dir, PopoutSet) else load_popout_set(set_dir)
@@ -348,7 +474,7 @@ def evaluate_popout(
             t0 = time.perf_counter()
             smap = model.saliency_map(array.image)
             seconds = time.perf_counter() - t0
-            row = score_search_array(smap, array, max_fixations=max_fixations)
+            row = score_search_array(smap, array, max_fixations=max_fixations, hit=hit, disc_radius=disc_radius)
             per_image.append(
                 {
                     "model": name,
@@ -363,7 +489,7 @@ def evaluate_popout(
             )
     return PopoutResults(
         per_image=per_image,
-        summary=_summarise(per_image, names),
+        summary=_summarise(per_image, names, hit),
         models=[
             {"name": n, "kind": model_kind(m), "center_prior": bool(getattr(m, "center_prior", False))}
             for n, m in zip(names, built)
@@ -371,11 +497,13 @@ def evaluate_popout(
         set_dir=str(pset.folder),
         max_fixations=int(max_fixations),
         notes=notes,
+        hit=hit,
+        disc_radius=None if disc_radius is None else float(disc_radius),
     )
 
 
 def plot_dimension(results: PopoutResults, dimension: str) -> Any:
-    """Figure: fraction found, fraction found first and mean fixations-to-find vs level, one line per model."""
+    """Figure: fraction found, found first, mean fixations-to-find and mean target rank vs level, per model."""
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg", force=False)
@@ -385,7 +513,7 @@ def plot_dimension(results: PopoutResults, dimension: str) -> Any:
     if not rows:
         raise AnalysisError(f"no results for dimension '{dimension}'")
     levels = sorted({r["level"] for r in rows})
-    fig, axes = plt.subplots(1, 3, figsize=(12.0, 3.2), constrained_layout=True)
+    fig, axes = plt.subplots(1, 4, figsize=(15.5, 3.2), constrained_layout=True)
     for m in [mm["name"] for mm in results.models]:
         mr = sorted((r for r in rows if r["model"] == m), key=lambda r: r["level"])
         if not mr:
@@ -394,6 +522,8 @@ def plot_dimension(results: PopoutResults, dimension: str) -> Any:
         axes[0].plot(xs, [r["fraction_found"] for r in mr], marker="o", label=m)
         axes[1].plot(xs, [r["fraction_first"] for r in mr], marker="o", label=m)
         axes[2].plot(xs, [r["mean_fixations"] for r in mr], marker="o", label=m)
+        if all(r["mean_target_rank"] is not None for r in mr):
+            axes[3].plot(xs, [r["mean_target_rank"] for r in mr], marker="o", label=m)
     labels = [_fmt_value(LEVELS[dimension][lv]) for lv in levels]
     for ax in axes:
         ax.set_xticks(levels)
@@ -406,8 +536,11 @@ def plot_dimension(results: PopoutResults, dimension: str) -> Any:
     axes[1].set_ylabel("fraction found by the 1st fixation")
     axes[2].set_ylabel(f"mean fixations to find (cap {results.max_fixations})")
     axes[2].set_yscale("log")
-    axes[2].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(f"pop-out: {dimension}")
+    axes[3].set_ylabel("mean target rank among the items")
+    axes[3].set_yscale("log")
+    # Results saved before ranks existed leave the rank panel empty; the legend goes beside the last drawn one.
+    (axes[3] if axes[3].lines else axes[2]).legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"pop-out: {dimension} (hit rule: {results.hit})")
     return fig
 
 
@@ -425,6 +558,8 @@ def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, P
             {
                 "set_dir": results.set_dir,
                 "max_fixations": results.max_fixations,
+                "hit": results.hit,
+                "disc_radius": results.disc_radius,
                 "models": results.models,
                 "summary": [_jsonable(r) for r in results.summary],
                 "overall": [_jsonable(r) for r in results.overall()],
@@ -529,7 +664,8 @@ def load_popout_results(folder: str | Path) -> PopoutResults:
             row["n_fixations"] = int(r["n_fixations"])
             row["found"] = r["found"] == "True"
             row["found_first"] = r["found_first"] == "True"
-            for key in ("gsi", "msr_target", "msr_background", "seconds", "nss", "auc_judd"):
+            floats = ("target_rank", "target_rank_norm", "gsi", "msr_target", "msr_background", "seconds", "nss")
+            for key in (*floats, "auc_judd"):
                 row[key] = float(r[key]) if r.get(key) not in (None, "") else None
             rows.append(row)
         models = meta["models"]
@@ -538,11 +674,17 @@ def load_popout_results(folder: str | Path) -> PopoutResults:
             f"cannot read pop-out results in {folder} ({exc}); rerun `salscope popout evaluate --out {folder}`"
         ) from exc
     names = [m["name"] for m in models]
+    # Results written before the hit option existed were scored on the target's ink.
+    hit = meta.get("hit", "ink")
+    if hit not in HIT_RULES:
+        raise AnalysisError(f"{json_path}: hit={hit!r} is not one of {', '.join(HIT_RULES)}; rerun the evaluation")
     return PopoutResults(
         per_image=rows,
-        summary=_summarise(rows, names),
+        summary=_summarise(rows, names, hit),
         models=models,
         set_dir=meta.get("set_dir", ""),
         max_fixations=int(meta.get("max_fixations", MAX_FIXATIONS)),
         notes=list(meta.get("notes", [])),
+        hit=hit,
+        disc_radius=meta.get("disc_radius"),
     )

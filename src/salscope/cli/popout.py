@@ -37,6 +37,15 @@ def evaluate(
     max_fixations: int = typer.Option(100, "--max-fixations", help="Cap of the simulated search (P3: 100)."),
     dimensions: Optional[str] = typer.Option(None, "--dimensions", help="Only these dimensions (comma-separated)."),
     max_images: int = typer.Option(0, "--max-images", help="Evaluate at most this many images, spread evenly (0 = all)."),
+    hit: str = typer.Option(
+        "item",
+        "--hit",
+        help="When a fixation is on the target: item (the nearest item is the target; default), "
+        "disc (P3: within a disc around the target centre) or ink (on the target's ink mask).",
+    ),
+    disc_radius: Optional[float] = typer.Option(
+        None, "--disc-radius", help="Radius in px of the --hit disc mask (default: each target's radius, as P3)."
+    ),
 ) -> None:
     """Score models on a pop-out set (centre priors off) and write tables and figures."""
     from salscope.analysis.popout import evaluate_popout, write_popout_results
@@ -45,14 +54,26 @@ def evaluate(
     if not names:
         raise ConfigError("--models is empty: give comma-separated model names, e.g. --models spectral_residual,gbvs")
     dims = [d.strip() for d in dimensions.split(",") if d.strip()] if dimensions else None
-    results = evaluate_popout(names, set_dir, max_fixations=max_fixations, dimensions=dims, max_images=max_images)
+    results = evaluate_popout(
+        names,
+        set_dir,
+        max_fixations=max_fixations,
+        dimensions=dims,
+        max_images=max_images,
+        hit=hit,
+        disc_radius=disc_radius,
+    )
     paths = write_popout_results(results, out)
+    typer.echo(f"hit rule: {results.hit}")
     for row in results.overall():
-        frac = "–" if row["fraction_found"] is None else f"{row['fraction_found']:.2f}"
-        conj = row["conjunction_fraction_found"]
+        if row["n_images"] == 0:
+            typer.echo(f"{row['model']}: found – of feature targets (none evaluated)")
+            continue
+        conj = row["conjunction_fraction_first"]
         typer.echo(
-            f"{row['model']}: found {frac} of feature targets"
-            + ("" if conj is None else f", {conj:.2f} of conjunction targets")
+            f"{row['model']}: found {row['fraction_found']:.2f} of feature targets, "
+            f"{row['fraction_first']:.2f} by the first fixation, mean target rank {row['mean_target_rank']:.1f}"
+            + ("" if conj is None else f"; {conj:.2f} of conjunction targets by the first fixation")
         )
     typer.echo(f"tables: {paths['summary_md']}")
 
