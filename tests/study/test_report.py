@@ -58,7 +58,7 @@ def test_finding_encoded_needs_all_four_categories_tested_encoded():
 
 def test_finding_bias_needs_an_interval_that_excludes_zero():
     v = F.decide_bias(_neurons())
-    assert v.status == V.REPRODUCED and "+0.500 for person head" in v.reason and "[+0.100, +0.700]" in v.reason
+    assert v.status == V.REPRODUCED and "+0.500 for person head" in v.reason and "cross-fitted" in v.reason and "[+0.100, +0.700]" in v.reason
     assert F.decide_bias(_neurons(diff=0.1, lo=-0.2, hi=0.4)).status == V.INCONCLUSIVE
     assert F.decide_bias(_neurons(diff=-0.5, lo=-0.8, hi=-0.2)).status == V.NOT_REPRODUCED
     assert F.decide_bias({"layers": [], "per_category": []}).status == V.INCONCLUSIVE

@@ -49,6 +49,7 @@ Bykov, K. et al. "Labeling Neural Representations with Inverse Recognition", Neu
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -509,8 +510,15 @@ def bootstrap_gain(before: np.ndarray, after: np.ndarray, region_category: Seque
                    region_image: Sequence[Any], categories: Sequence[str], *, channels: np.ndarray | None = None,
                    top_k: int = DEFAULT_TOP_K, n_boot: int = 1000, seed: int = 0,
                    contrast: tuple[str, str] | None = ("person head", "text"), level: float = 0.95,
-                   chunk: int = DEFAULT_CHUNK) -> GainBootstrap:
+                   chunk: int = DEFAULT_CHUNK, selection: str = "in_sample", n_splits: int = 10) -> GainBootstrap:
     """Gain of each category's top-k mean from ``before`` to ``after``, with an image bootstrap.
+
+    ``selection="cross_fitted"`` removes the winner's curse from both top-k
+    means: the images (of the data, and of each resample) are split at random
+    into halves, each model's top-k channels are chosen on one half and scored on
+    the other (both ways, averaged; the point estimate averages ``n_splits``
+    splits, each resample uses one). ``"in_sample"`` chooses and scores on the
+    same images.
 
     ``gain_k = topk(A_after[k]) - topk(A_before[k])``: each model ranks its own
     top-k channels, both restricted to ``channels`` (default: the channels with a
@@ -563,16 +571,33 @@ def bootstrap_gain(before: np.ndarray, after: np.ndarray, region_category: Seque
     if n_img == 0:
         raise AnalysisError("bootstrap_gain: no region has a finite score; nothing to resample")
 
+    if selection not in ("in_sample", "cross_fitted"):
+        raise AnalysisError(f"selection={selection!r}: use 'in_sample' or 'cross_fitted'")
+    n_splits = _check_positive(n_splits, "n_splits")
     sums_b = _ImageSums.build(tb, codes, img, n_img, n_cat)
     sums_a = _ImageSums.build(ta, codes, img, n_img, n_cat)
+    rng = np.random.default_rng(seed)
 
-    def gains(image_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def in_sample(image_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         top_b, _ = top_k_and_count(sums_b.means(image_weights), top_k)
         top_a, _ = top_k_and_count(sums_a.means(image_weights), top_k)
         return top_b, top_a, top_a - top_b
 
-    before_top, after_top, gain = (x[0] for x in gains(np.ones((1, n_img))))
-    rng = np.random.default_rng(seed)
+    def crossed(image_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        half = rng.random(image_weights.shape) < 0.5          # split by image: a drawn twice image stays on one side
+        w1, w2 = image_weights * half, image_weights * ~half
+        top_b = _cross_top(sums_b, w1, w2, top_k)
+        top_a = _cross_top(sums_a, w1, w2, top_k)
+        return top_b, top_a, top_a - top_b
+
+    gains = in_sample if selection == "in_sample" else crossed
+    if selection == "in_sample":
+        before_top, after_top, gain = (x[0] for x in gains(np.ones((1, n_img))))
+    else:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            parts = gains(np.ones((n_splits, n_img)))
+            before_top, after_top, gain = (np.nanmean(x, axis=0) for x in parts)
     boot = np.empty((n_boot, n_cat))
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
@@ -591,6 +616,25 @@ def bootstrap_gain(before: np.ndarray, after: np.ndarray, region_category: Seque
     return GainBootstrap(cats, before_top, after_top, gain, _percentile_ci(boot, level), boot, n_dropped, contrast,
                          c_diff, _percentile_ci(c_boot, level), c_boot, int((~np.isfinite(c_boot)).sum()),
                          [cats[i] for i in order], n_boot, n_img, level, top_k)
+
+
+def _cross_top(sums: "_ImageSums", w1: np.ndarray, w2: np.ndarray, top_k: int) -> np.ndarray:
+    """``(B, K)``: top-k channels chosen on weights ``w1`` scored on ``w2`` and vice versa, averaged (NaN-aware)."""
+    m1, m2 = sums.means(w1), sums.means(w2)
+    out = []
+    for sel, held in ((m1, m2), (m2, m1)):
+        x = np.where(np.isfinite(sel), sel, -np.inf)
+        n_ch = x.shape[-1]
+        k = min(int(top_k), n_ch)
+        idx = np.argpartition(x, n_ch - k, axis=-1)[..., n_ch - k:]
+        chosen_ok = np.isfinite(np.take_along_axis(x, idx, -1))
+        vals = np.take_along_axis(held, idx, -1)
+        ok = chosen_ok & np.isfinite(vals)
+        n_ok = ok.sum(-1)
+        out.append(np.where(n_ok > 0, np.where(ok, vals, 0.0).sum(-1) / np.maximum(n_ok, 1), np.nan))
+    a, b = out
+    both = np.isfinite(a) & np.isfinite(b)
+    return np.where(both, (np.where(both, a, 0) + np.where(both, b, 0)) / 2, np.where(np.isfinite(a), a, b))
 
 
 # ---------------------------------------------------------------------------------------------------------------

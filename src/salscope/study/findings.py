@@ -130,8 +130,9 @@ def decide_bias(neurons: dict[str, Any]) -> Verdict:
     """Finding 2: saliency fine-tuning raises person head more than text.
 
     ``neurons["contrast"]``: ``{layer, favoured, disfavoured, gain_favoured,
-    gain_disfavoured, diff, lo, hi, n_boot}`` — the gain of the top-k mean
-    region NSS (set-up II − pretrained, over the channels scored in both),
+    gain_disfavoured, diff, lo, hi, n_boot}`` — the gain of the cross-fitted
+    top-k mean region NSS (channels chosen on half of the images, scored on the
+    other; set-up II − pretrained, over the channels scored in both),
     favoured minus disfavoured, with its bootstrap interval over images.
     Reproduced when the interval is above 0, not reproduced when below,
     inconclusive when it contains 0.
@@ -139,7 +140,7 @@ def decide_bias(neurons: dict[str, Any]) -> Verdict:
     c = (neurons or {}).get("contrast")
     if not c or c.get("diff") is None:
         return Verdict(INCONCLUSIVE, "no bootstrap of the fine-tuning gain (needs both categories annotated)")
-    text = (f"in {c['layer']}, top-k mean region NSS gain {c['gain_favoured']:+.3f} for {c['favoured']} vs "
+    text = (f"in {c['layer']}, cross-fitted top-k mean region NSS gain {c['gain_favoured']:+.3f} for {c['favoured']} vs "
             f"{c['gain_disfavoured']:+.3f} for {c['disfavoured']}: difference {c['diff']:+.3f}"
             f"{_ci(c.get('lo'), c.get('hi'))} (95 % bootstrap over images, {c.get('n_boot')} resamples)")
     status = _interval_status(c.get("lo"), c.get("hi"))

@@ -423,15 +423,18 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     deepest = layers[-1]
     sal = results["saliency"]
     common = pre.layer(deepest).fires & sal.layer(deepest).fires
-    boot = ns.bootstrap_gain(pre.layer(deepest).region_scores, sal.layer(deepest).region_scores, region_cat,
-                             region_img, cats, channels=common, top_k=n.top_k, n_boot=n.bootstrap, seed=seed)
+    gain_kw = dict(channels=common, top_k=n.top_k, n_boot=n.bootstrap, seed=seed)
+    before_scores, after_scores = pre.layer(deepest).region_scores, sal.layer(deepest).region_scores
+    boot = ns.bootstrap_gain(before_scores, after_scores, region_cat, region_img, cats, selection="cross_fitted",
+                             **gain_kw)
+    naive = ns.bootstrap_gain(before_scores, after_scores, region_cat, region_img, cats, **gain_kw)
     gain_rows = []
     for k in np.argsort(-np.where(np.isfinite(boot.gain), boot.gain, -np.inf), kind="stable"):
         if not np.isfinite(boot.gain[k]):
             continue
         gain_rows.append({"category": cats[k], "instances": int(pre.category_scores(deepest).n_instances[k]),
                           "gain": _num(boot.gain[k]), "gain_lo": _num(boot.gain_ci[k, 0]),
-                          "gain_hi": _num(boot.gain_ci[k, 1]),
+                          "gain_hi": _num(boot.gain_ci[k, 1]), "gain_in_sample": _num(naive.gain[k]),
                           "excludes_0": bool(boot.gain_ci[k, 0] > 0 or boot.gain_ci[k, 1] < 0)})
     fav, dis = "person head", "text"
     contrast = None
@@ -439,7 +442,9 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
         contrast = {"layer": deepest, "favoured": fav, "disfavoured": dis,
                     "gain_favoured": _num(boot.gain[cats.index(fav)]), "gain_disfavoured": _num(boot.gain[cats.index(dis)]),
                     "diff": _num(boot.contrast_diff), "lo": _num(boot.contrast_ci[0]), "hi": _num(boot.contrast_ci[1]),
-                    "n_boot": n.bootstrap, "channels": int(common.sum())}
+                    "n_boot": n.bootstrap, "channels": int(common.sum()), "selection": "cross-fitted",
+                    "diff_in_sample": _num(naive.contrast_diff), "lo_in_sample": _num(naive.contrast_ci[0]),
+                    "hi_in_sample": _num(naive.contrast_ci[1])}
 
     per_category = []
     for name, res in {**results, **randoms}.items():
@@ -527,7 +532,9 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
                     "noisier mean and crosses T more often by chance. 'cross_top_k' selects the top-k channels on "
                     "half of the images and scores them on the other half (the in-sample figure is inflated by "
                     "selection; the permutation null selects the same way, so its test is fair).")
-    gain_text = (f"Gains over the {int(common.sum())} channels of {deepest} scored in both encoders; intervals from "
+    gain_text = (f"Gains over the {int(common.sum())} channels of {deepest} scored in both encoders, cross-fitted: each "
+                 "model's top-k channels are chosen on a random half of the images and scored on the other half "
+                 "(in-sample gains, inflated by the selection, beside them); intervals from "
                  f"{n.bootstrap} resamples of the annotated images (all regions of a drawn image come along).")
     return {"layers": layers, "threshold": n.threshold, "top_k": n.top_k, "per_category": per_category,
             "changed": changed, "figures_encoded": figures_encoded, "figures_bias": figures_bias, "text": text,
