@@ -157,6 +157,9 @@ def http_root(tmp_path):
 
 
 def test_imagenet_url_download_cached_and_checked(http_root, monkeypatch, tmp_path):
+    from salscope.errors import DownloadError
+    from salscope.models.backbones.weights import WeightsFile, cached_path
+
     root, base = http_root
     state = _random_vgg_state(2)
     tmp = tmp_path / "x.pth"
@@ -164,21 +167,26 @@ def test_imagenet_url_download_cached_and_checked(http_root, monkeypatch, tmp_pa
     digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
     name = f"vgg16-{digest[:8]}.pth"
     (root / name).write_bytes(tmp.read_bytes())
-    monkeypatch.setitem(backbones.IMAGENET_URLS, "vgg16", f"{base}/{name}")
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "vgg16", WeightsFile("vgg16", f"{base}/{name}", sha256_prefix=digest[:8]))
     b = get_backbone("vgg16")  # weights="imagenet" is the default
     assert torch.equal(b.features[0].weight, state["features.0.weight"])
-    cached = Path(backbones.base.fetch_weights(f"{base}/{name}"))
-    assert cached.name == name and cached.read_bytes() == tmp.read_bytes()
-    # served file does not match the hash in its name -> refused, not cached
-    from salscope.errors import DownloadError
-
+    cached = cached_path(digest)  # stored under its full sha256
+    assert cached.read_bytes() == tmp.read_bytes()
+    # served file does not match the hash prefix of the table -> refused, not cached
     (root / "vgg16-00000000.pth").write_bytes(tmp.read_bytes())
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "vgg16",
+                        WeightsFile("vgg16", f"{base}/vgg16-00000000.pth", sha256_prefix="00000000"))
     with pytest.raises(DownloadError, match="expected a prefix 00000000"):
-        get_backbone("vgg16", weights=f"{base}/vgg16-00000000.pth")
-    assert not (cached.parent / "vgg16-00000000.pth").exists()
+        get_backbone("vgg16")
+    assert sorted(p.name for p in cached.parent.iterdir()) == [cached.name]
     # a file the server does not have: the error says how to proceed without network
-    with pytest.raises(DownloadError, match=r"404.*copy it to .*vgg16-11111111\.pth or pass its path as the weights"):
-        get_backbone("vgg16", weights=f"{base}/vgg16-11111111.pth")
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "vgg16",
+                        WeightsFile("vgg16", f"{base}/vgg16-11111111.pth", sha256_prefix="11111111"))
+    with pytest.raises(DownloadError, match=r"404.*fetch vgg16-11111111\.pth elsewhere and pass its path as the weights"):
+        get_backbone("vgg16")
+    # a user URL with its full sha256 is fetched once and cached under that hash
+    b = get_backbone("vgg16", weights=f"{base}/{name}#sha256={digest}")
+    assert torch.equal(b.features[28].weight, state["features.28.weight"]) and b.weights_source == f"{base}/{name}"
 
 
 def test_efficientnet_lite0_layers_and_cat():

@@ -162,3 +162,73 @@ def test_fetch_env_override_and_bad_manifest(server, tmp_path, monkeypatch):
     assert (tmp_path / ".tiny.partial" / "LICENSE").is_file()  # the verified file stays for the next run
     with pytest.raises(Exception, match="no download known"):
         fetch_dataset("mit1003", tmp_path)
+
+
+class _Endless(BaseHTTPRequestHandler):
+    """A broken mirror: ``/endless`` streams 1 KiB blocks with no Content-Length (HTTP/1.0, ends at close);
+    ``/huge`` announces 10**12 bytes. Stops by itself after ``bound`` bytes (or when the client hangs up)."""
+
+    bound = 20 << 20
+    sent: list[int] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        if self.path == "/huge":
+            self.send_header("Content-Length", str(10**12))
+        self.end_headers()
+        n = 0
+        try:
+            while n < self.bound:
+                self.wfile.write(b"x" * 1024)
+                n += 1024
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            self.sent.append(n)
+
+
+@pytest.fixture
+def endless():
+    handler = type("E", (_Endless,), {"sent": []})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_endless_body_stops_at_the_expected_size(endless, tmp_path):
+    handler, base = endless
+    dest = tmp_path / "w.pth"
+    with pytest.raises(DownloadError, match=r"the server sent more than 1024 bytes \(the expected size\)"):
+        download_file(base + "endless", dest, size=1024, progress=False)
+    assert not dest.exists() and not (tmp_path / "w.pth.part").exists()  # nothing left on disk
+    # without a known size or Content-Length the hard cap applies
+    with pytest.raises(DownloadError, match=r"sent more than 65536 bytes \(the download limit\)"):
+        download_file(base + "endless", dest, max_bytes=65536, progress=False)
+    assert not dest.exists() and not (tmp_path / "w.pth.part").exists()
+    # an announced length above the cap is refused before any byte is stored
+    with pytest.raises(DownloadError, match=r"announces 1000000000000 bytes, more than the limit of 65536"):
+        download_file(base + "huge", dest, max_bytes=65536, progress=False)
+    assert not dest.exists() and not (tmp_path / "w.pth.part").exists()
+
+
+def test_default_cap_and_announced_size_mismatch(server, data_root, tmp_path, monkeypatch):
+    handler, base = server
+    src = data_root / "osie" / "LICENSE"
+    n = src.stat().st_size
+    # Content-Length differs from the size the table knows: refused, nothing stored
+    with pytest.raises(DownloadError, match=rf"announces {n} bytes but the file is known to have {n - 1}"):
+        download_file(base + "LICENSE", tmp_path / "L", size=n - 1, progress=False)
+    assert not (tmp_path / "L").exists()
+    import salscope.download as dl
+
+    monkeypatch.setattr(dl, "MAX_BYTES", n - 1)  # the default hard cap also bounds Content-Length
+    with pytest.raises(DownloadError, match=rf"announces {n} bytes, more than the limit of {n - 1}"):
+        download_file(base + "LICENSE", tmp_path / "L", progress=False)
+    monkeypatch.setattr(dl, "MAX_BYTES", n)
+    assert download_file(base + "LICENSE", tmp_path / "L", _sha(src), progress=False).read_bytes() == src.read_bytes()

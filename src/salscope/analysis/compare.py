@@ -521,7 +521,9 @@ def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool
 
 
 def _safe(label: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    from salscope.names import slug  # noqa: PLC0415 (only this helper is ours to edit in this module)
+
+    return slug(label)
 
 
 def _figures(comp: Comparison, out: Path) -> dict[str, Path]:

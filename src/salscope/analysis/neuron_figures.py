@@ -1,5 +1,9 @@
 """Figures of the neuron analysis (He et al. Figs. 3–5 style), each a PNG with a JSON data file beside it.
 
+Category, model and layer names are drawn as plain text (:func:`salscope.names.plain_text`: a ``$``
+in a name is shown, never parsed as mathtext); file names come from the caller (build them with
+:func:`salscope.names.slug`).
+
 - :func:`count_heatmap`: layers × categories, number of channels above T.
 - :func:`before_after_bars`: per category, counts (or top-k means) of several encoders for one layer.
 - :func:`masked_activation_maps`: for one category, its best channels on example images, the image
@@ -24,6 +28,7 @@ import torch.nn.functional as F
 from salscope.analysis.capture import layer_activations, to_input
 from salscope.analysis.neurons import NeuronResults
 from salscope.errors import AnalysisError
+from salscope.names import plain_text
 
 
 def _plt():
@@ -54,14 +59,14 @@ def count_heatmap(results: NeuronResults, dest: str | Path, *, layers: Sequence[
     counts = np.stack([results.category_scores(lay).count for lay in layers]).astype(int)
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(results.categories), 1.2 + 0.45 * len(layers)))
     im = ax.imshow(counts, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(len(results.categories)), results.categories, rotation=45, ha="right")
-    ax.set_yticks(range(len(layers)), layers)
+    ax.set_xticks(range(len(results.categories)), [plain_text(c) for c in results.categories], rotation=45, ha="right")
+    ax.set_yticks(range(len(layers)), [plain_text(lay) for lay in layers])
     for i in range(counts.shape[0]):
         for j in range(counts.shape[1]):
             ax.text(j, i, str(counts[i, j]), ha="center", va="center",
                     color="white" if counts[i, j] < counts.max() / 2 else "black", fontsize=8)
     t = results.settings.get("threshold", 1.5)
-    ax.set_title(f"{results.model}: channels with region NSS > {t}")
+    ax.set_title(plain_text(f"{results.model}: channels with region NSS > {t}"))
     fig.colorbar(im, ax=ax, fraction=0.03)
     return _save(fig, dest, {"model": results.model, "layers": layers, "categories": results.categories,
                              "threshold": t, "counts": counts})
@@ -79,10 +84,11 @@ def before_after_bars(results: Mapping[str, NeuronResults], layer: str, dest: st
     fig, ax = plt.subplots(figsize=(1.2 + 0.8 * len(cats), 3.2))
     width = 0.8 / len(names)
     for i, n in enumerate(names):
-        ax.bar(np.arange(len(cats)) + (i - (len(names) - 1) / 2) * width, np.nan_to_num(values[i]), width, label=n)
-    ax.set_xticks(range(len(cats)), cats, rotation=45, ha="right")
+        ax.bar(np.arange(len(cats)) + (i - (len(names) - 1) / 2) * width, np.nan_to_num(values[i]), width,
+               label=plain_text(n))
+    ax.set_xticks(range(len(cats)), [plain_text(c) for c in cats], rotation=45, ha="right")
     ax.set_ylabel("channels above T" if metric == "count" else "mean of top-k region NSS")
-    ax.set_title(f"{layer}")
+    ax.set_title(plain_text(layer))
     ax.legend(fontsize=8)
     return _save(fig, dest, {"layer": layer, "metric": metric, "models": names, "categories": cats,
                              "values": [[None if not np.isfinite(v) else float(v) for v in row] for row in values]})
@@ -174,7 +180,7 @@ def masked_activation_maps(model: Any, dataset: Any, results: NeuronResults, lay
                 ax.set_title(f"ch {c}  NSS {cs.scores[k, c]:.2f}", fontsize=8, loc="left")
             panels.append({"channel": c, "image_id": ids[col], "score": float(cs.scores[k, c]), "threshold": t,
                            "visible_fraction": float((alpha > 0).mean())})
-    fig.suptitle(f"{results.model} {layer}: {category}", fontsize=10)
+    fig.suptitle(plain_text(f"{results.model} {layer}: {category}"), fontsize=10)
     return _save(fig, dest, {"model": results.model, "layer": layer, "category": category, "channels": chans,
                              "panels": panels})
 
@@ -212,9 +218,9 @@ def channel_before_after(models: Mapping[str, Any], dataset: Any, results: Mappi
             alpha = fire_opacity(m, t)
             ax.imshow(_masked(img, alpha))
             if col == 0:
-                ax.set_title(n, fontsize=8, loc="left")
+                ax.set_title(plain_text(n), fontsize=8, loc="left")
             data.append({"model": n, "image_id": image_ids[col], "threshold": t,
                          "visible_fraction": float((alpha > 0).mean())})
-    fig.suptitle(f"{layer} channel {channel}" + (f" ({category})" if category else ""), fontsize=10)
+    fig.suptitle(plain_text(f"{layer} channel {channel}" + (f" ({category})" if category else "")), fontsize=10)
     return _save(fig, dest, {"layer": layer, "channel": int(channel), "category": category,
                              "models": names, "image_ids": list(image_ids), "panels": data})

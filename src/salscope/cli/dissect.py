@@ -7,7 +7,10 @@ the change tables and before/after figures.
 
 Output folder: ``<model>/`` per model (``results.json``, ``summary.csv``,
 ``channels_<layer>.csv``, ``layer_<layer>.npz``, figures), and for several
-models ``compare_*.csv`` and ``bars_<layer>.png``.
+models ``compare_*.csv`` and ``bars_<layer>.png``. Model, layer and category
+names enter file names only through :func:`salscope.names.slug` (``person head``
+→ ``person_head``; a name with ``/``, ``$``, a leading dot … gets a hash
+suffix), so every file stays inside ``--out``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import List, Optional
 import typer
 
 from salscope.errors import AnalysisError
+from salscope.names import slug
 
 
 def _size(value: Optional[str], option: str) -> Optional[tuple[int, int]]:
@@ -98,10 +102,10 @@ def dissect_command(
                               convention=convention, mask_size=msize, quantile=quantile, iou_threshold=iou_threshold)
         res.settings["model_spec"] = str(spec)
         res.settings["regions"] = str(regions)
-        res.save(out_dir / label)
+        res.save(out_dir / slug(label))
         results[label], encoders[label] = res, enc
         if figures:
-            _figures(res, enc, ds, out_dir / label, [c.strip() for c in figure_categories.split(",") if c.strip()])
+            _figures(res, enc, ds, out_dir / slug(label), [c.strip() for c in figure_categories.split(",") if c.strip()])
         _print_summary(res)
     if len(results) > 1:
         cmp = compare_neurons(results)
@@ -110,13 +114,14 @@ def dissect_command(
             from salscope.analysis.neuron_figures import before_after_bars, channel_before_after  # noqa: PLC0415
 
             for lay in layer_list:
-                before_after_bars(results, lay, out_dir / f"bars_{lay}.png", metric="count")
-                before_after_bars(results, lay, out_dir / f"bars_topk_{lay}.png", metric="top_k_mean")
+                before_after_bars(results, lay, out_dir / f"bars_{slug(lay)}.png", metric="count")
+                before_after_bars(results, lay, out_dir / f"bars_topk_{slug(lay)}.png", metric="top_k_mean")
             story = [c for c in cmp.changes if c["change"] == "gained"]
             if story:
                 top = story[0]
                 channel_before_after(encoders, ds, results, top["layer"], top["channel"],
-                                     out_dir / f"channel_{top['layer']}_{top['channel']}.png", category=top["category"])
+                                     out_dir / f"channel_{slug(top['layer'])}_{int(top['channel'])}.png",
+                                     category=top["category"])
         _print_comparison(cmp)
     typer.echo(f"wrote {out_dir}")
 
@@ -129,7 +134,7 @@ def _figures(res, enc, ds, folder: Path, categories: list[str]) -> None:
         if cat not in res.categories:
             continue
         for lay in res.layer_names:
-            masked_activation_maps(enc, ds, res, lay, cat, folder / f"masked_{lay}_{cat.replace(' ', '_')}.png",
+            masked_activation_maps(enc, ds, res, lay, cat, folder / f"masked_{slug(lay)}_{slug(cat)}.png",
                                    n_channels=3, n_images=3)
 
 

@@ -227,14 +227,47 @@ def load_module_state(module: nn.Module, state: Mapping[str, torch.Tensor], sour
     module.load_state_dict(dict(state), strict=True)
 
 
-def _build_encoder(spec: Mapping[str, Any], weights: Any = "keep") -> nn.Module:
+def _checkpoint_encoder(meta: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str,
+                        encoder_weights: Any = None) -> nn.Module:
+    """The encoder of a checkpoint, rebuilt without ever reaching the network.
+
+    A full checkpoint's encoder weights come from its own state dict (the
+    recorded ``encoder.weights`` is informational). A decoder-only file has no
+    encoder weights: its recorded weights are used only when they are a
+    built-in table name (``"imagenet"``), and then only from the cache or the
+    shipped file (``offline=True``); anything else recorded there (a URL, a
+    path) is refused. ``encoder_weights`` — the caller's own choice, never the
+    checkpoint's — overrides that for decoder-only files.
+    """
     from salscope.models.backbones import get_backbone  # noqa: PLC0415 (heavy, on demand)
 
-    return get_backbone(spec["name"], weights=spec.get("weights") if weights == "keep" else weights)
+    spec = meta.get("encoder") or {}
+    name = spec.get("name")
+    if not isinstance(name, str):
+        raise ModelError(f"checkpoint {source} names no encoder (salscope.encoder.name); it is corrupt or not "
+                         "written by `salscope train`")
+    if not meta.get("decoder_only"):
+        encoder = get_backbone(name, weights=None)
+        encoder.load_weights(_strip(state, "encoder."), source=source)
+        return encoder
+    if encoder_weights is not None:
+        return get_backbone(name, weights=encoder_weights)
+    recorded = spec.get("weights")
+    if recorded != "imagenet":
+        raise ModelError(
+            f"checkpoint {source} holds a decoder only and records encoder weights {recorded!r}, which is not a "
+            "built-in weights name ('imagenet'); a checkpoint never makes salscope download or read the weights it "
+            "names — pass them yourself: load_checkpoint(path, encoder_weights=FILE) (or keep the full checkpoint)"
+        )
+    return get_backbone(name, weights="imagenet", offline=True)
 
 
-def model_from_checkpoint(ckpt: Mapping[str, Any], source: str) -> DeepSaliencyModel:
-    """Rebuild a :class:`DeepSaliencyModel` from a loaded checkpoint dict."""
+def model_from_checkpoint(ckpt: Mapping[str, Any], source: str, *, encoder_weights: Any = None) -> DeepSaliencyModel:
+    """Rebuild a :class:`DeepSaliencyModel` from a loaded checkpoint dict (never downloads).
+
+    See :func:`_checkpoint_encoder` for where the encoder's weights come from;
+    ``encoder_weights`` applies to decoder-only files.
+    """
     meta = ckpt["salscope"]
     if meta.get("kind") != "saliency":
         raise ModelError(
@@ -243,36 +276,41 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], source: str) -> DeepSaliencyM
         )
     state = _model_state(ckpt)
     decoder = decoder_from_config(meta["decoder"])
-    if meta.get("decoder_only"):
-        encoder = _build_encoder(meta["encoder"])
-    else:
-        encoder = _build_encoder(meta["encoder"], weights=None)
-        encoder.load_weights(_strip(state, "encoder."), source=source)
+    encoder = _checkpoint_encoder(meta, state, source, encoder_weights)
     load_module_state(decoder, _strip(state, "decoder."), source, f"'{meta['decoder']['name']}' decoder")
     return DeepSaliencyModel(encoder, decoder, meta.get("input_size"), encoder_spec=meta["encoder"])
 
 
-def load_checkpoint(path: str | os.PathLike) -> DeepSaliencyModel:
-    """Load the :class:`DeepSaliencyModel` of a saliency checkpoint (set-up I or II)."""
+def load_checkpoint(path: str | os.PathLike, *, encoder_weights: Any = None) -> DeepSaliencyModel:
+    """Load the :class:`DeepSaliencyModel` of a saliency checkpoint (set-up I or II); never downloads.
+
+    ``encoder_weights`` (a ``.pth`` path, ``"imagenet"`` or ``URL#sha256=<hex>``)
+    supplies the encoder of a decoder-only file whose recorded weights are not
+    the built-in ``"imagenet"``; full checkpoints carry their own.
+    """
     path = Path(path)
-    return model_from_checkpoint(_torch_load(path), str(path))
+    return model_from_checkpoint(_torch_load(path), str(path), encoder_weights=encoder_weights)
 
 
 def load_saliency_model(path: str | os.PathLike, *, center_prior: bool | None = None,
-                        device: str | torch.device | None = None, **kwargs: Any) -> DeepSaliency:
+                        device: str | torch.device | None = None, encoder_weights: Any = None,
+                        **kwargs: Any) -> DeepSaliency:
     """A checkpoint as a :class:`SaliencyModel` (what ``get_model(path)`` returns)."""
     if kwargs:
-        raise ModelError(f"unknown option(s) {sorted(kwargs)} for a checkpoint model; valid: center_prior, device")
+        raise ModelError(f"unknown option(s) {sorted(kwargs)} for a checkpoint model; "
+                         "valid: center_prior, device, encoder_weights")
     path = Path(path)
-    return DeepSaliency(load_checkpoint(path), name=path.stem, center_prior=center_prior, device=device)
+    return DeepSaliency(load_checkpoint(path, encoder_weights=encoder_weights), name=path.stem,
+                        center_prior=center_prior, device=device)
 
 
 def load_encoder(spec: str | os.PathLike, weights: Any = "imagenet") -> nn.Module:
     """The encoder named by ``spec``: a backbone name, or a checkpoint of any set-up (fixed, saliency, scene).
 
     A backbone name is built with ``weights`` (default ImageNet). A checkpoint's
-    encoder is rebuilt from its recorded backbone and loaded with its trained
-    (or, for set-up I and decoder-only files, its original) weights.
+    encoder is rebuilt from its recorded backbone and loaded with the weights in
+    its state dict (a decoder-only file: the built-in ``"imagenet"`` weights,
+    from the cache only); loading a checkpoint never downloads.
     """
     text = str(spec)
     if text == "builtin":
@@ -280,13 +318,7 @@ def load_encoder(spec: str | os.PathLike, weights: Any = "imagenet") -> nn.Modul
     if Path(text).suffix in CHECKPOINT_SUFFIXES or Path(text).is_file():
         path = Path(text)
         ckpt = _torch_load(path)
-        meta = ckpt["salscope"]
-        if meta.get("decoder_only"):
-            return _build_encoder(meta["encoder"])
-        state = _model_state(ckpt)
-        encoder = _build_encoder(meta["encoder"], weights=None)
-        encoder.load_weights(_strip(state, "encoder."), source=str(path))
-        return encoder
+        return _checkpoint_encoder(ckpt["salscope"], _model_state(ckpt), str(path))
     from salscope.models.backbones import get_backbone  # noqa: PLC0415
 
     return get_backbone(text, weights=weights)

@@ -1,10 +1,14 @@
 """Image encoders exposing their layers by name (timm-like registry).
 
 ``get_backbone(name, weights)`` builds one; ``weights`` is ``"imagenet"`` (the
-published ImageNet weights: downloaded once into ``cache_dir()/weights`` and
-sha256-checked for VGG/ResNet, shipped offline for EfficientNet-Lite0), None
-(random initialisation), an ``http(s)://`` URL of a state dict, or a local
-``.pth`` file with the original implementation's key names.
+published ImageNet weights of the built-in table :data:`IMAGENET_WEIGHTS`:
+downloaded once into ``cache_dir()/weights``, stored under their SHA-256 and
+checked on every use for VGG/ResNet, shipped offline for EfficientNet-Lite0),
+None (random initialisation), an ``http(s)://`` URL of a state dict with its
+full hash (``URL#sha256=<64 hex>``), or a local ``.pth`` file with the original
+implementation's key names. ``offline=True`` (what checkpoint loading uses)
+never downloads: ``"imagenet"`` must already be cached, URLs are refused. See
+:mod:`salscope.models.backbones.weights`.
 """
 
 from __future__ import annotations
@@ -13,17 +17,20 @@ import os
 from typing import Callable
 
 from salscope.errors import ModelError
-from salscope.models.backbones.base import Backbone, FeatureInfo, fetch_weights, read_state_dict, resolve_weights
+from salscope.models.backbones.base import Backbone, FeatureInfo, read_state_dict, resolve_weights
+from salscope.models.backbones.resnet import RESNET18_IMAGENET, RESNET50_IMAGENET
+from salscope.models.backbones.vgg import VGG16_IMAGENET
+from salscope.models.backbones.weights import WeightsFile, fetch_weights
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
 
-def _torchvision_imagenet(url_attr: str) -> Callable[[], tuple[dict, str]]:
-    def load() -> tuple[dict, str]:
-        import salscope.models.backbones as pkg  # noqa: PLC0415 (URL looked up at call time: tests point it at 127.0.0.1)
+def _torchvision_imagenet(key: str) -> Callable[[bool], tuple[dict, str]]:
+    def load(offline: bool = False) -> tuple[dict, str]:
+        import salscope.models.backbones as pkg  # noqa: PLC0415 (entry looked up at call time: tests point it at 127.0.0.1)
 
-        url = pkg.IMAGENET_URLS[url_attr]
-        return read_state_dict(fetch_weights(url)), url
+        entry = pkg.IMAGENET_WEIGHTS[key]
+        return read_state_dict(fetch_weights(entry, offline=offline)), entry.url
 
     return load
 
@@ -49,7 +56,7 @@ def _build_resnet50():
 def _build_efficientnet_lite0():
     from salscope.models.backbones.efficientnet import EfficientNetLite0, imagenet_state_dict  # noqa: PLC0415
 
-    return EfficientNetLite0(), imagenet_state_dict, ("_fc.",)
+    return EfficientNetLite0(), lambda offline=False: imagenet_state_dict(), ("_fc.",)  # shipped: always offline
 
 
 _BUILDERS = {
@@ -59,11 +66,11 @@ _BUILDERS = {
     "vgg16": _build_vgg16,
 }
 
-# Where "imagenet" weights come from (torchvision's published files; the hash prefix is checked).
-IMAGENET_URLS: dict[str, str] = {
-    "vgg16": "https://download.pytorch.org/models/vgg16-397923af.pth",
-    "resnet18": "https://download.pytorch.org/models/resnet18-f37072fd.pth",
-    "resnet50": "https://download.pytorch.org/models/resnet50-0676ba61.pth",
+# The built-in weights table: the only files "imagenet" ever downloads (torchvision's published files).
+IMAGENET_WEIGHTS: dict[str, WeightsFile] = {
+    "vgg16": VGG16_IMAGENET,
+    "resnet18": RESNET18_IMAGENET,
+    "resnet50": RESNET50_IMAGENET,
 }
 
 
@@ -72,17 +79,21 @@ def available_backbones() -> list[str]:
     return sorted(_BUILDERS)
 
 
-def get_backbone(name: str = DEFAULT_BACKBONE, weights: str | os.PathLike | None = "imagenet") -> Backbone:
-    """Build backbone ``name`` with ``weights`` ("imagenet", None, a URL or a state-dict path).
+def get_backbone(name: str = DEFAULT_BACKBONE, weights: str | os.PathLike | None = "imagenet", *,
+                 offline: bool = False) -> Backbone:
+    """Build backbone ``name`` with ``weights`` ("imagenet", None, ``URL#sha256=<hex>`` or a state-dict path).
 
-    The result is in eval mode. Raises :class:`ModelError` for an unknown name
-    (listing the valid ones) or weights whose keys/shapes do not fit (naming them).
+    The result is in eval mode. With ``offline=True`` nothing is downloaded
+    ("imagenet" comes from the cache or the shipped file; a URL is refused).
+    Raises :class:`ModelError` for an unknown name (listing the valid ones), a
+    URL without its SHA-256, or weights whose keys/shapes do not fit (naming them).
     """
     if name not in _BUILDERS:
         raise ModelError(f"unknown backbone '{name}'; valid names: {', '.join(available_backbones())}")
     backbone, imagenet, ignore = _BUILDERS[name]()
-    resolve_weights(backbone, weights, imagenet, ignore_prefixes=ignore)
+    resolve_weights(backbone, weights, imagenet, ignore_prefixes=ignore, offline=offline)
     return backbone.eval()
 
 
-__all__ = ["Backbone", "DEFAULT_BACKBONE", "FeatureInfo", "IMAGENET_URLS", "available_backbones", "get_backbone"]
+__all__ = ["Backbone", "DEFAULT_BACKBONE", "FeatureInfo", "IMAGENET_WEIGHTS", "WeightsFile", "available_backbones",
+           "get_backbone"]

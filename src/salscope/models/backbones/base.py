@@ -19,9 +19,7 @@ R. Wightman, *PyTorch Image Models* (timm), ``feature_info`` / ``features_only``
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -31,6 +29,7 @@ import torch
 from torch import nn
 
 from salscope.errors import ModelError
+from salscope.models.backbones.weights import fetch_url
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -315,61 +314,24 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.[A-Za-z0-9]+$")
+def resolve_weights(backbone: Backbone, weights: str | os.PathLike | None, imagenet: Callable[[bool], tuple[dict, str]],
+                    ignore_prefixes: Sequence[str] = (), *, offline: bool = False) -> Backbone:
+    """Load ``weights`` into ``backbone``: ``"imagenet"``, None (random), ``URL#sha256=<hex>``, or a file path.
 
-
-def fetch_weights(url: str) -> Path:
-    """Download ``url`` into ``cache_dir()/weights`` once and return the local file.
-
-    When the file name carries a sha256 prefix (torchvision's ``name-<hash>.pth``
-    convention), the file's sha256 must start with it; a mismatching file is
-    deleted and :class:`salscope.errors.DownloadError` raised.
+    ``imagenet(offline)`` returns the table's state dict and its source. A URL
+    must carry its full SHA-256 (the file is cached under it); with
+    ``offline=True`` a URL is refused and ``imagenet`` may only read the cache.
     """
-    from salscope.download import download_file  # noqa: PLC0415 (floor-0 module, loaded on demand)
-    from salscope.errors import DownloadError  # noqa: PLC0415
-    from salscope.settings import cache_dir  # noqa: PLC0415
-
-    filename = url.rstrip("/").rsplit("/", 1)[-1]
-    dest = cache_dir() / "weights" / filename
-    match = _HASH_IN_NAME.search(filename)
-    if not dest.is_file():
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            download_file(url, dest)
-        except DownloadError as exc:
-            raise DownloadError(
-                f"{exc}. Without network: fetch {filename} elsewhere and either copy it to {dest} "
-                "or pass its path as the weights (salscope train --weights FILE; study config [train] weights = \"FILE\")"
-            ) from exc
-    if match:
-        digest = _sha256(dest)
-        if not digest.startswith(match.group(1)):
-            dest.unlink(missing_ok=True)
-            raise DownloadError(
-                f"weights {filename} from {url} have sha256 {digest[:16]}…, expected a prefix {match.group(1)}; "
-                "the file was removed, retry the download"
-            )
-    return dest
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def resolve_weights(backbone: Backbone, weights: str | os.PathLike | None, imagenet: Callable[[], tuple[dict, str]], ignore_prefixes: Sequence[str] = ()) -> Backbone:
-    """Load ``weights`` into ``backbone``: ``"imagenet"``, None (random), a URL, or a file path."""
     if weights is None:
         backbone.weights_source = None
         return backbone
     if isinstance(weights, str) and weights == "imagenet":
-        state, source = imagenet()
+        state, source = imagenet(offline)
     elif isinstance(weights, str) and weights.startswith(("http://", "https://")):
-        path = fetch_weights(weights)
-        state, source = read_state_dict(path), weights
+        if offline:
+            raise ModelError(f"weights URL {weights!r} refused: this load is offline (a checkpoint never downloads); "
+                             "download the file yourself and pass its path")
+        state, source = read_state_dict(fetch_url(weights)), weights.partition("#")[0]
     elif isinstance(weights, (str, os.PathLike)):
         state, source = read_state_dict(weights), str(weights)
     else:

@@ -17,9 +17,13 @@ import torch
 from torch import nn
 
 from salscope.models.backbones.base import Backbone, FeatureInfo
+from salscope.models.backbones.weights import WeightsFile
 
 RESNET18_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
 RESNET50_URL = "https://download.pytorch.org/models/resnet50-0676ba61.pth"
+# torchvision publishes only the first 8 hex digits of the SHA-256 (in the name): trust on first use, see weights.py.
+RESNET18_IMAGENET = WeightsFile("resnet18", RESNET18_URL, sha256_prefix="f37072fd", max_bytes=64 << 20)
+RESNET50_IMAGENET = WeightsFile("resnet50", RESNET50_URL, sha256_prefix="0676ba61", max_bytes=128 << 20)
 
 
 class BasicBlock(nn.Module):

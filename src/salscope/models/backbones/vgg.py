@@ -19,11 +19,14 @@ from __future__ import annotations
 from torch import nn
 
 from salscope.models.backbones.base import Backbone, FeatureInfo
+from salscope.models.backbones.weights import WeightsFile
 
 # torchvision's configuration "D" without the final pool5.
 _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
 
 VGG16_URL = "https://download.pytorch.org/models/vgg16-397923af.pth"
+# torchvision publishes only the first 8 hex digits of the SHA-256 (in the name): trust on first use, see weights.py.
+VGG16_IMAGENET = WeightsFile("vgg16", VGG16_URL, sha256_prefix="397923af", max_bytes=640 << 20)
 
 
 class VGG16(Backbone):

@@ -1,0 +1,136 @@
+"""The built-in weights table and the content-addressed weights cache (issue 19, item 6).
+
+A threaded server on 127.0.0.1 logs every request, so "nothing was fetched" is asserted, not assumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+
+import salscope.models.backbones as backbones
+from salscope.errors import DownloadError, ModelError
+from salscope.models.backbones import get_backbone
+from salscope.models.backbones.weights import TRUST_FILE, WeightsFile, cached_path, weights_cache
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture()
+def www(tmp_path):
+    """(root folder, base URL, request log) of a quiet logging file server."""
+    root = tmp_path / "www"
+    root.mkdir()
+    log: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            log.append(self.path)
+            super().do_GET()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", log
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _resnet_file(tmp_path, seed: int):
+    """A ResNet-18 state dict saved to a file: (state, bytes, sha256)."""
+    g = torch.Generator().manual_seed(seed)
+    state = {k: torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+             for k, v in get_backbone("resnet18", weights=None).state_dict().items()}
+    path = tmp_path / f"r{seed}.pth"
+    torch.save(state, path)
+    data = path.read_bytes()
+    return state, data, hashlib.sha256(data).hexdigest()
+
+
+def test_prefix_entry_trust_on_first_use_and_tampered_cache(www, tmp_path, monkeypatch):
+    root, base, log = www
+    state, data, digest = _resnet_file(tmp_path, 1)
+    name = f"resnet18-{digest[:8]}.pth"
+    (root / name).write_bytes(data)
+    entry = WeightsFile("resnet18", f"{base}/{name}", sha256_prefix=digest[:8])
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "resnet18", entry)
+    b = get_backbone("resnet18")
+    assert torch.equal(b.conv1.weight, state["conv1.weight"]) and log == [f"/{name}"]
+    assert cached_path(digest).read_bytes() == data
+    trust = json.loads((weights_cache() / TRUST_FILE).read_text())["entries"]
+    assert [v["sha256"] for v in trust.values()] == [digest]
+    get_backbone("resnet18")
+    assert len(log) == 1  # verified cache hit: no request
+    # the cache slot of the official file gets other bytes: detected, not used, fetched again
+    _, other, _ = _resnet_file(tmp_path, 2)
+    cached_path(digest).write_bytes(other)
+    b = get_backbone("resnet18")
+    assert torch.equal(b.conv1.weight, state["conv1.weight"]) and len(log) == 2
+    assert cached_path(digest).read_bytes() == data
+    # offline (what checkpoint loading uses): a tampered slot is refused with a clear error, no request
+    cached_path(digest).write_bytes(other)
+    with pytest.raises(ModelError, match=r"resnet18 ImageNet weights .* are not in the weights cache"):
+        get_backbone("resnet18", offline=True)
+    assert len(log) == 2 and not cached_path(digest).exists()
+
+
+def test_file_under_the_official_name_is_ignored(www, tmp_path, monkeypatch):
+    """A hostile file at the old cache slot (weights/<torchvision name>) is never read."""
+    root, base, log = www
+    state, data, digest = _resnet_file(tmp_path, 3)
+    name = f"resnet18-{digest[:8]}.pth"
+    (root / name).write_bytes(data)
+    _, hostile, _ = _resnet_file(tmp_path, 4)
+    (weights_cache() / name).write_bytes(hostile)
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "resnet18", WeightsFile("resnet18", f"{base}/{name}", sha256_prefix=digest[:8]))
+    with pytest.raises(ModelError, match="not in the weights cache"):
+        get_backbone("resnet18", offline=True)
+    b = get_backbone("resnet18")
+    assert torch.equal(b.conv1.weight, state["conv1.weight"]) and log == [f"/{name}"]
+
+
+def test_full_sha256_entry_checked_and_refused_on_mismatch(www, tmp_path, monkeypatch):
+    root, base, log = www
+    state, data, digest = _resnet_file(tmp_path, 5)
+    (root / "r.pth").write_bytes(data)
+    entry = WeightsFile("resnet18", f"{base}/r.pth", sha256=digest, size=len(data))
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "resnet18", entry)
+    cached_path(digest).parent.mkdir(parents=True)
+    cached_path(digest).write_bytes(b"not the weights")
+    b = get_backbone("resnet18")
+    assert torch.equal(b.layer4[1].conv2.weight, state["layer4.1.conv2.weight"]) and len(log) == 1
+    # the mirror serves other bytes: checksum mismatch, nothing cached
+    wrong = WeightsFile("resnet18", f"{base}/r.pth", sha256="0" * 64)
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "resnet18", wrong)
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        get_backbone("resnet18")
+    assert not cached_path("0" * 64).exists()
+    with pytest.raises(ValueError, match="full sha256 or a sha256_prefix"):
+        WeightsFile("x", "http://h/x.pth")
+
+
+def test_user_url_needs_its_sha256(www, tmp_path):
+    root, base, log = www
+    state, data, digest = _resnet_file(tmp_path, 6)
+    (root / "mine.pth").write_bytes(data)
+    with pytest.raises(ModelError, match=r"has no full SHA-256: append '#sha256=<64 hex digits>'"):
+        get_backbone("resnet18", weights=f"{base}/mine.pth")
+    assert log == []
+    b = get_backbone("resnet18", weights=f"{base}/mine.pth#sha256={digest.upper()}")
+    assert torch.equal(b.conv1.weight, state["conv1.weight"]) and b.weights_source == f"{base}/mine.pth"
+    assert cached_path(digest).read_bytes() == data
+    with pytest.raises(DownloadError, match="checksum mismatch"):
+        get_backbone("resnet18", weights=f"{base}/mine.pth#sha256={'1' * 64}")
+    with pytest.raises(ModelError, match="refused: this load is offline"):
+        get_backbone("resnet18", weights=f"{base}/mine.pth#sha256={digest}", offline=True)
+    assert len(log) == 2
