@@ -378,6 +378,32 @@ def compare_neurons(results: Mapping[str, NeuronResults] | Sequence[NeuronResult
     return NeuronComparison(ref_name, names, list(ref.categories), cat_rows, changes, best_rows, best_cat)
 
 
+def fig5_channel(comparison: NeuronComparison, model: str | None = None, layer: str | None = None,
+                 category: str = "person head") -> tuple[str, int, str] | None:
+    """The paper's Fig. 5 channel: ``(layer, channel, category)`` whose ``category`` score rose most to ``model``.
+
+    Defaults: the first compared model after the reference, the deepest layer
+    compared, and person head (the first category when it is absent). Among the
+    channels of that layer the one with the largest ``score_after −
+    score_before`` over the channels that crossed T; ``None`` when none did.
+    ``salscope dissect`` and the study both call this, so they pick the same
+    channel from the same results.
+    """
+    others = [m for m in comparison.models if m != comparison.reference]
+    model = model or (others[0] if others else None)
+    layers = [r["layer"] for r in comparison.best_rows if r["model"] == model]
+    layer = layer or (layers[-1] if layers else None)
+    if category not in comparison.categories and comparison.categories:
+        category = comparison.categories[0]
+    best, channel = -np.inf, None
+    for row in comparison.changes:
+        if row["model"] == model and row["layer"] == layer and row["category"] == category:
+            gain = (row["score_after"] or 0.0) - (row["score_before"] or 0.0)
+            if gain > best:
+                best, channel = gain, int(row["channel"])
+    return None if channel is None else (str(layer), channel, category)
+
+
 def channel_story(results: Mapping[str, NeuronResults], layer: str, channel: int) -> list[dict[str, Any]]:
     """Category scores of one channel in every model (e.g. conv5_3 channel 288 before/after fine-tuning)."""
     rows = []

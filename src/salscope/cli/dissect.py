@@ -116,12 +116,13 @@ def dissect_command(
             for lay in layer_list:
                 before_after_bars(results, lay, out_dir / f"bars_{slug(lay)}.png", metric="count")
                 before_after_bars(results, lay, out_dir / f"bars_topk_{slug(lay)}.png", metric="top_k_mean")
-            story = [c for c in cmp.changes if c["change"] == "gained"]
-            if story:
-                top = story[0]
-                channel_before_after(encoders, ds, results, top["layer"], top["channel"],
-                                     out_dir / f"channel_{slug(top['layer'])}_{int(top['channel'])}.png",
-                                     category=top["category"])
+            from salscope.analysis.neurons import fig5_channel  # noqa: PLC0415
+
+            pick = fig5_channel(cmp)      # the same rule as the study's Fig. 5
+            if pick is not None:
+                layer, channel, category = pick
+                channel_before_after(encoders, ds, results, layer, channel,
+                                     out_dir / f"channel_{slug(layer)}_{channel}.png", category=category)
         _print_comparison(cmp)
     typer.echo(f"wrote {out_dir}")
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from salscope.errors import DataError
+from salscope.names import slug
 from salscope.settings import data_dir as resolve_data_dir
 from salscope.study.config import StudyConfig
 from salscope.study.runner import Stage, StageContext, run_stages
@@ -348,7 +349,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     """
     from salscope.analysis import neuron_figures as nf  # noqa: PLC0415
     from salscope.analysis import neuron_stats as ns  # noqa: PLC0415
-    from salscope.analysis.neurons import analyse_neurons, compare_neurons  # noqa: PLC0415
+    from salscope.analysis.neurons import analyse_neurons, compare_neurons, fig5_channel  # noqa: PLC0415
     from salscope.data.regions import load_voc_regions  # noqa: PLC0415
     from salscope.study import figures as sf  # noqa: PLC0415
 
@@ -367,7 +368,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     for name, encoder in encoders.items():
         ctx.log(f"[neurons] {name} encoder, {len(subset)} images, layers {', '.join(layers)}")
         results[name] = analyse_neurons(encoder, subset, regions, layers, name=name, **kw)
-        results[name].save(ctx.folder / name)
+        results[name].save(ctx.folder / slug(name))
     randoms = {}
     for k in range(n.random_seeds):
         name = f"random{k}"
@@ -507,11 +508,12 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
         "alt": f"Images visible only where the pretrained encoder's best {focus} channels of {layers[0]} fire",
         "caption": f"The paper's Fig. 3: the top {focus} channels of {layers[0]} (pretrained), each image shown only "
                    "where the channel's activation is above T."})
-    channel = _largest_gain(comparison.changes, "saliency", deepest, focus)
+    pick = fig5_channel(comparison, "saliency", deepest, focus)
+    channel = None if pick is None else pick[1]
     if channel is not None:
         figures_bias.append({
             "path": str(nf.channel_before_after(encoders, subset, results, deepest, channel,
-                                                fig_dir / f"channel_{deepest}_{channel}.png", category=focus,
+                                                fig_dir / f"channel_{slug(deepest)}_{channel}.png", category=focus,
                                                 input_size=input_size)),
             "alt": f"Channel {channel} of {deepest} before and after fine-tuning, on the same images",
             "caption": f"The paper's Fig. 5: channel {channel} of {deepest}, the one whose {focus} score rose most "
@@ -547,17 +549,6 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
 def _num(v: Any) -> float | None:
     v = float(v)
     return v if np.isfinite(v) else None
-
-
-def _largest_gain(changes: list[dict[str, Any]], model: str, layer: str, category: str) -> int | None:
-    """The channel of ``layer`` whose ``category`` score rose most from the reference to ``model``."""
-    best, channel = -np.inf, None
-    for row in changes:
-        if row["model"] == model and row["layer"] == layer and row["category"] == category:
-            gain = (row["score_after"] or 0.0) - (row["score_before"] or 0.0)
-            if gain > best:
-                best, channel = gain, int(row["channel"])
-    return channel
 
 
 def _scene_mix(ctx: StageContext) -> str:
