@@ -284,10 +284,10 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     overall = [{"model": r["model"], "kind": kinds.get(r["model"], "deep"), "origin": ORIGIN.get(r["model"], "classical"),
                 **{k: v for k, v in r.items() if k != "model"}} for r in results.overall(exclude=("conjunction",))]
     natural = [r for r in results.per_image if r.get("dimension") != "conjunction"]
-    images = sorted({r["image"] for r in natural})
+    images = sorted({r["name"] for r in natural})
     per_array = {}
     for m in kinds:
-        hits = {r["image"]: float(r["found_first"]) for r in natural if r["model"] == m}
+        hits = {r["name"]: float(r["found_first"]) for r in natural if r["model"] == m}
         per_array[m] = np.asarray([hits.get(i, np.nan) for i in images])
     means = {m: float(np.nanmean(v)) if v.size else float("nan") for m, v in per_array.items()}
     classical = [m for m, k in kinds.items() if k == "classical"]
