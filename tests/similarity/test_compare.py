@@ -108,7 +108,14 @@ def test_flatten_mode(trio, images):
     res = compare_models(trio, images, ["conv4_3", "conv5_3"], size=None, reduce="flatten", batch_size=8, n_boot=100)
     assert res.reduce == "flatten"
     assert res.diagonal("pre", "sal")[0] == pytest.approx(1.0, abs=1e-9)
-    assert res.verdict[1]["change_saliency"] > res.verdict[1]["change_scene"]
+    r = res.verdict[1]
+    assert r["change_saliency"] > r["change_scene"]
+    # the flatten bootstrap resamples the 24 images (within their 3 batches), not the 3 batch values
+    for name in ("change_saliency", "cka_saliency_scene", "move_saliency", "align_scene"):
+        lo, hi = r[f"{name}_ci"]
+        assert np.isfinite([lo, hi]).all() and lo <= r[name] <= hi, name
+    assert r["move_saliency"] > r["move_scene"] > 0  # direction statistics from the pooled features
+    assert r["decision"] == "inconclusive"  # no replicate
     with pytest.raises(AnalysisError, match="≥ 4 images per batch"):
         compare_models(trio, images[:6], ["conv5_3"], size=None, reduce="flatten", batch_size=3)
 

@@ -9,26 +9,40 @@ model on each batch of probe images in lock-step and measures
 * the relative weight change ``‖W − W₀‖ / ‖W₀‖`` of every layer against the
   reference model (the first one; all parameters of the layer's stage, conv and
   BN alike, taken as one vector);
-* the paper's task-vs-domain verdict when three roles are given
-  (pre-trained, saliency fine-tune = set-up II, scene fine-tune = set-up III):
-  per layer ``1 − CKA(pre, II)``, ``1 − CKA(pre, III)``, their difference,
-  ``CKA(II, III)`` and ``task_minus_domain = CKA(pre, III) − CKA(II, III)``,
-  each with a percentile bootstrap CI over probe images (the same seeded
-  resamples for every number, so differences are paired).
+* the paper's task-vs-domain verdict when the roles are given (pre-trained,
+  saliency fine-tune = set-up II, scene fine-tune = set-up III, and optionally
+  ``replicate`` = set-up II trained again with another seed, II′): per layer
+  CKA statistics, the direction-aware statistics below, each with a
+  percentile bootstrap CI over probe images (the same seeded resamples for
+  every number, so differences are paired), and the decision of
+  :func:`task_vs_domain_decision`.
 
 Set-ups II and III see the *same* images, so the data-domain shift is common to
-both; a large ``1 − CKA(pre, II)`` with a small ``1 − CKA(pre, III)`` (and a
-low ``CKA(II, III)``) says the saliency representation moved because of the
-task, not of the images. ``task_minus_domain`` condenses this: had the shared
-images driven the change, II and III would have moved alike and ``CKA(II, III)``
-would exceed ``CKA(pre, III)`` (negative value); a positive value means II
-ended further from the same-data scene model than the pretrained encoder is,
-i.e. the change is specific to the saliency task.
+both. Whether II's change is due to the task is a question about *directions*:
+on the pooled features of the probe images, every model's centred Gram matrix
+scaled to unit norm, ``K̂_m`` (so ``CKA(a, b) = ⟨K̂_a, K̂_b⟩``; U-centred for the
+debiased estimator), changes from the pretrained encoder ``D_m = K̂_m − K̂_pre``,
+and ``align(a, b) = cos(D_a, D_b)``:
+
+* ``move_saliency``, ``move_scene``, ``move_replicate`` = ``‖D_m‖``;
+  ``replicate_distance`` = ``‖K̂_II − K̂_II′‖``, the seed noise floor;
+* ``align_scene`` = cos(D_II, D_III), ``align_replicate`` = cos(D_II, D_II′),
+  ``task_effect = align_replicate − align_scene``: > 0 when a same-task
+  replicate moves with II better than the scene model does;
+* ``cka_saliency_replicate`` = CKA(II, II′), ``replicate_minus_scene`` =
+  CKA(II, II′) − CKA(II, III) and ``scene_closer_to_pre`` = CKA(pre, III) −
+  CKA(II, III).
+
+``task_minus_domain`` (= ``scene_closer_to_pre``) is kept for old readers but
+is *not* a decision statistic: it is positive when III never trained
+(III = pre) and when III moved along II's direction, only less.
 
 Features: ``reduce="pool"`` (spatial mean per channel) uses the exact streaming
 linear CKA and bootstraps by resampling image rows of the Gram matrices
 (O(n_boot·n²) time, O(n²) memory per layer); ``reduce="flatten"`` uses
-minibatch CKA (Nguyen et al. 2021) and bootstraps over minibatches. See
+minibatch CKA (Nguyen et al. 2021) and bootstraps over images within their
+minibatches (:meth:`MinibatchCKA.bootstrap`); the direction statistics always
+use the pooled features (with those same draws in flatten mode). See
 :mod:`salscope.analysis.similarity`.
 
 References
@@ -36,6 +50,11 @@ References
 S. He et al. Understanding and Visualizing Deep Visual Saliency Models. CVPR
 2019 (fourth finding: the change is due to the task).
 S. Kornblith et al. Similarity of Neural Network Representations Revisited. ICML 2019.
+D. J. Schuirmann. A comparison of the two one-sided tests procedure and the
+power approach for assessing the equivalence of average bioavailability.
+J. Pharmacokinet. Biopharm. 15(6), 1987 (equivalence by interval inclusion).
+D. Lakens. Equivalence tests: a practical primer for t tests, correlations, and
+meta-analyses. Soc. Psychol. Personal. Sci. 8(4), 2017.
 """
 
 from __future__ import annotations
@@ -52,14 +71,17 @@ import torch
 from salscope.analysis.similarity import (
     MinibatchCKA,
     StreamingLinearCKA,
-    bootstrap_cka,
     feature_vectors,
+    gram_geometry,
     gram_linear,
     percentile_ci,
 )
 from salscope.errors import AnalysisError
 
 ROLES = ("pretrained", "saliency", "scene")
+REPLICATE = "replicate"  # optional fourth role: set-up II trained again with another seed (II′)
+ALL_ROLES = (*ROLES, REPLICATE)
+NO_REPLICATE_FLOOR = 0.05  # ‖ΔK̂‖ below which III "did not move" when no replicate gives the noise floor (CKA(pre, III) > 0.9987)
 
 
 @dataclass
@@ -99,7 +121,13 @@ class Comparison:
             "weight_change": {m: v.tolist() for m, v in self.weight_change.items()},
             "roles": self.roles,
             "verdict": self.verdict,
-            "bootstrap": {"n_boot": self.n_boot, "seed": self.seed, "level": 0.95},
+            "direction_statistics": {
+                "features": "pool",
+                "gram": ("U-centred" if self.debiased else "centred (H K H)") + " linear Gram, unit Frobenius norm",
+                "reference": "pretrained",
+            },
+            "bootstrap": {"n_boot": self.n_boot, "seed": self.seed, "level": 0.95, "unit": "image",
+                          "scheme": "within minibatches" if self.reduce == "flatten" else "all images"},
             "category_shift": self.category_shift,
         }
 
@@ -266,9 +294,11 @@ def compare_models(
 
     ``images``: uint8 H×W×3 arrays or a :class:`~salscope.data.Stimuli` (loaded
     batch by batch); ``size`` resizes each to H×W (None keeps it). ``roles``
-    names the models playing ``pretrained``, ``saliency`` and ``scene`` (a
-    sequence is zipped with :data:`ROLES`; with exactly three models and no
-    roles their order is used). ``n_boot=0`` skips the bootstrap.
+    names the models playing ``pretrained``, ``saliency``, ``scene`` and
+    optionally ``replicate`` (a mapping, or a sequence of 3 or 4 labels zipped
+    with :data:`ALL_ROLES`; with exactly three models and no roles their order
+    is used). ``n_boot=0`` skips the bootstrap (and leaves the decision
+    inconclusive). The verdict rows are described in the module docstring.
     """
     if reduce not in ("pool", "flatten"):
         raise AnalysisError(f"reduce={reduce!r} not understood; use 'pool' or 'flatten'")
@@ -284,7 +314,7 @@ def compare_models(
     key = {s: f"{s[0]}/{s[1]}" for s in sets}
 
     bounds = _batch_bounds(n, batch_size, 4 if reduce == "flatten" else 1)
-    pooled: dict[str, list[np.ndarray]] = {key[s]: [] for s in sets}
+    pooled: dict[str, list[np.ndarray]] = {key[s]: [] for s in sets}  # always: the direction statistics use them
     acc: StreamingLinearCKA | MinibatchCKA | None = MinibatchCKA([key[s] for s in sets]) if reduce == "flatten" else None
     for bb in backbones.values():
         bb.eval()
@@ -300,12 +330,11 @@ def compare_models(
             with torch.no_grad():
                 out = bb(x, [mapping[label][l] for l in layers])
             for l in layers:
-                feats[key[(label, l)]] = feature_vectors(out[mapping[label][l]], reduce)
-        if reduce == "pool":
-            if acc is None:
-                acc = StreamingLinearCKA({k: v.shape[1] for k, v in feats.items()}, device=next(iter(feats.values())).device)
-            for k, v in feats.items():
-                pooled[k].append(v.cpu().numpy())
+                act = out[mapping[label][l]]
+                feats[key[(label, l)]] = feature_vectors(act, reduce)
+                pooled[key[(label, l)]].append(feature_vectors(act, "pool").cpu().numpy())
+        if acc is None:
+            acc = StreamingLinearCKA({k: v.shape[1] for k, v in feats.items()}, device=next(iter(feats.values())).device)
         acc.update(feats)
 
     ref = labels[0]
@@ -315,7 +344,7 @@ def compare_models(
             weight_change[label] = relative_weight_change(backbones[label], backbones[ref], layers, mapping[label], mapping[ref])
         except AnalysisError:
             weight_change[label] = np.full(len(layers), np.nan)  # different architectures: no weight distance
-    feats_all = {k: np.concatenate(v) for k, v in pooled.items()} if reduce == "pool" else None
+    feats_all = {k: np.concatenate(v) for k, v in pooled.items()}
     return _finish(labels, layers, mapping, ids, acc, feats_all, key, reduce, debiased, roles, n_boot, seed, weight_change)
 
 
@@ -387,72 +416,150 @@ def _resolve_roles(roles: Mapping[str, str] | Sequence[str] | None, labels: list
         roles = labels
     if not isinstance(roles, Mapping):
         roles = list(roles)
-        if len(roles) != 3:
-            raise AnalysisError(f"roles must name 3 models (pretrained, saliency, scene), got {roles}")
-        roles = dict(zip(ROLES, roles))
-    bad = [r for r in roles if r not in ROLES]
+        if len(roles) not in (3, 4):
+            raise AnalysisError(f"roles must name 3 or 4 models (pretrained, saliency, scene[, replicate]), got {roles}")
+        roles = dict(zip(ALL_ROLES, roles))
+    bad = [r for r in roles if r not in ALL_ROLES]
     unknown = [m for m in roles.values() if m not in labels]
-    if bad or unknown or set(roles) != set(ROLES):
-        raise AnalysisError(f"roles {dict(roles)} must map each of {ROLES} to one of the models {labels}")
-    return dict(roles)
+    if bad or unknown or not set(ROLES) <= set(roles):
+        raise AnalysisError(f"roles {dict(roles)} must map each of {ROLES} (and optionally '{REPLICATE}') "
+                            f"to one of the models {labels}")
+    if len(set(roles.values())) != len(roles):
+        raise AnalysisError(f"roles {dict(roles)} give one model two roles; each role needs its own model "
+                            "(two identical models under two labels are fine)")
+    return {r: roles[r] for r in ALL_ROLES if r in roles}
 
 
-def _verdict(comp: Comparison, acc: Any, feats: Mapping[str, np.ndarray] | None, key: Mapping, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    pre, sal, scene = comp.roles["pretrained"], comp.roles["saliency"], comp.roles["scene"]
+# Point values first in this order (old keys first, so old readers find them where they were).
+_CKA_STATISTICS = ("change_saliency", "change_scene", "saliency_minus_scene", "cka_saliency_scene", "task_minus_domain",
+                   "scene_closer_to_pre")
+_DIRECTION_STATISTICS = ("move_saliency", "move_scene", "align_scene")
+_REPLICATE_STATISTICS = ("move_replicate", "replicate_distance", "align_replicate", "task_effect",
+                         "cka_saliency_replicate", "replicate_minus_scene")
 
-    def point(a: str, b: str, layer: str) -> float:
-        if (a, b) in comp.cka:
-            m = comp.cka[(a, b)]
-        else:
-            m = comp.cka[(b, a)].T
-        i = comp.layers.index(layer)
-        return float(m[i, i])
+
+def _statistics(cka: Any, geo: Any, replicate: bool) -> dict[str, np.ndarray]:
+    """Every verdict statistic from ``cka(role, role)`` values and a :class:`GramGeometry` over the roles.
+
+    Works on the point estimate (arrays of length 1) and on bootstrap replicates alike.
+    """
+    pre, sal, scene, rep = "pretrained", "saliency", "scene", REPLICATE
+    out = {
+        "change_saliency": 1 - cka(pre, sal),
+        "change_scene": 1 - cka(pre, scene),
+        "saliency_minus_scene": cka(pre, scene) - cka(pre, sal),
+        "cka_saliency_scene": cka(sal, scene),
+        "task_minus_domain": cka(pre, scene) - cka(sal, scene),  # kept for old readers; not a decision statistic
+        "scene_closer_to_pre": cka(pre, scene) - cka(sal, scene),
+        "move_saliency": geo.move(sal),
+        "move_scene": geo.move(scene),
+        "align_scene": geo.align(sal, scene),
+    }
+    if replicate:
+        out.update({
+            "move_replicate": geo.move(rep),
+            "replicate_distance": geo.dist(sal, rep),
+            "align_replicate": geo.align(sal, rep),
+            "task_effect": geo.align(sal, rep) - geo.align(sal, scene),
+            "cka_saliency_replicate": cka(sal, rep),
+            "replicate_minus_scene": cka(sal, rep) - cka(sal, scene),
+        })
+    return out
+
+
+def _verdict(comp: Comparison, acc: Any, pooled: Mapping[str, np.ndarray], key: Mapping, n_boot: int,
+             seed: int) -> list[dict[str, Any]]:
+    roles = comp.roles
+    present = list(roles)  # in ALL_ROLES order
+    replicate = REPLICATE in roles
+    n = len(comp.image_ids)
+    draws = None
+    if n_boot > 0:
+        # Images are the resampled units in both modes; flatten mode keeps each image in its minibatch.
+        draws = acc.resample(n_boot, seed) if comp.reduce == "flatten" else np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
 
     rows = []
-    for layer in comp.layers:
-        ka, kb, kc = key[(pre, layer)], key[(sal, layer)], key[(scene, layer)]
-        row: dict[str, Any] = {"layer": layer}
-        c_sal, c_scene, c_between = point(pre, sal, layer), point(pre, scene, layer), point(sal, scene, layer)
-        row.update({
-            "change_saliency": 1 - c_sal,
-            "change_scene": 1 - c_scene,
-            "saliency_minus_scene": c_scene - c_sal,
-            "cka_saliency_scene": c_between,
-            "task_minus_domain": c_scene - c_between,
-        })
-        if n_boot > 0:
-            pairs = [(ka, kb), (ka, kc), (kb, kc)]
-            if feats is not None:
-                grams = {k: gram_linear(feats[k]) for k in (ka, kb, kc)}
-                boot = bootstrap_cka(grams, pairs, n_boot=n_boot, debiased=comp.debiased, seed=seed, chunk=8)
+    for li, layer in enumerate(comp.layers):
+        k = {r: key[(roles[r], layer)] for r in present}
+
+        def point_cka(a: str, b: str) -> np.ndarray:
+            ma, mb = roles[a], roles[b]
+            m = comp.cka[(ma, mb)] if (ma, mb) in comp.cka else comp.cka[(mb, ma)].T
+            return np.array([m[li, li]])
+
+        grams = {r: gram_linear(pooled[k[r]]) for r in present}
+        point = _statistics(point_cka, gram_geometry(grams, "pretrained", debiased=comp.debiased), replicate)
+        row: dict[str, Any] = {"layer": layer, **{name: float(v[0]) for name, v in point.items()}}
+        if draws is not None:
+            geo = gram_geometry(grams, "pretrained", draws=draws, debiased=comp.debiased)
+            if comp.reduce == "flatten":
+                pairs = [(k[a], k[b]) for i, a in enumerate(present) for b in present[i + 1:]]
+                boot = acc.bootstrap(pairs, draws=draws)
+
+                def boot_cka(a: str, b: str) -> np.ndarray:
+                    return boot[(k[a], k[b])] if (k[a], k[b]) in boot else boot[(k[b], k[a])]
             else:
-                boot = _batch_bootstrap(acc, pairs, n_boot, seed)
-            samples = {
-                "change_saliency": 1 - boot[(ka, kb)],
-                "change_scene": 1 - boot[(ka, kc)],
-                "saliency_minus_scene": boot[(ka, kc)] - boot[(ka, kb)],
-                "cka_saliency_scene": boot[(kb, kc)],
-                "task_minus_domain": boot[(ka, kc)] - boot[(kb, kc)],
-            }
-            for name, values in samples.items():
-                row[f"{name}_ci"] = list(percentile_ci(values))
+                boot_cka = geo.cka
+            for name, values in _statistics(boot_cka, geo, replicate).items():
+                ci = percentile_ci(values)
+                row[f"{name}_ci"] = list(ci) if ci is not None else None
+        row["decision"], row["decision_reason"] = task_vs_domain_decision(row)
         rows.append(row)
     return rows
 
 
-def _batch_bootstrap(acc: MinibatchCKA, pairs: Sequence[tuple[str, str]], n_boot: int, seed: int) -> dict[tuple[str, str], np.ndarray]:
-    h = acc.hsic_values
-    b = h.shape[0]
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, b, size=(n_boot, b))
-    mean = h[draws].mean(1)  # n_boot × S × S
-    out = {}
-    for x, y in pairs:
-        i, j = acc.names.index(x), acc.names.index(y)
-        denom = np.sqrt(np.clip(mean[:, i, i] * mean[:, j, j], 1e-300, None))
-        out[(x, y)] = mean[:, i, j] / denom
-    return out
+def task_vs_domain_decision(row: Mapping[str, Any], *, margin: float = 0.1,
+                            floor: float = NO_REPLICATE_FLOOR) -> tuple[str, str]:
+    """Decide finding 4 for one layer's verdict row: ``("reproduced" | "not reproduced" | "inconclusive", reason)``.
 
+    The rule, applied in this order to the 95 % bootstrap intervals over images:
+
+    1. *III did not move*: the upper bound of ``move_scene`` (‖K̂_III − K̂_pre‖) is
+       at or below the noise floor — ``replicate_distance`` (‖K̂_II − K̂_II′‖, how
+       far two seeds of the same training land apart) or, without a replicate,
+       ``floor`` (0.05, i.e. CKA(pre, III) > 0.9987) → "not reproduced": there is
+       no change of III to attribute to the domain or to the task.
+    2. Without a replicate → "inconclusive": a direction can only be called
+       task-specific against the spread of the same task's directions.
+    3. *Equivalence*: the upper bound of ``task_effect`` = cos(D_II, D_II′) −
+       cos(D_II, D_III) is below ``margin`` → "not reproduced": III moved in
+       II's direction as closely as a same-task replicate does, up to the
+       margin (an equivalence test by interval inclusion, Schuirmann 1987 TOST;
+       Lakens 2017; one-sided because III aligning *better* than a replicate
+       is no evidence for the task either). It is checked before rule 4 so that
+       a difference that is statistically above 0 but practically negligible
+       (interval inside (0, margin)) does not count as the task's.
+    4. ``task_effect`` interval entirely above 0 and ``replicate_minus_scene``
+       (CKA(II, II′) − CKA(II, III)) interval entirely above 0 → "reproduced":
+       a same-task replicate moves with II, and stays closer to II, better
+       than the same-data scene model.
+    5. Otherwise "inconclusive". Missing intervals (``n_boot=0``) or an
+       alignment undefined on some resample (interval None) → "inconclusive".
+
+    References: Kornblith et al. 2019 (CKA); Schuirmann 1987; Lakens 2017.
+    """
+    move = row.get("move_scene_ci")
+    if move is None:
+        return "inconclusive", "no bootstrap interval for move_scene (n_boot=0?); nothing can be decided"
+    has_rep = "replicate_distance" in row
+    noise = float(row["replicate_distance"]) if has_rep else float(floor)
+    noise_name = "the replicate noise floor ‖K̂_II − K̂_II′‖" if has_rep else "the stated floor (no replicate)"
+    if move[1] <= noise:
+        return "not reproduced", (f"III's representation did not change beyond {noise_name}: move_scene ≤ {move[1]:.3g} ≤ "
+                                  f"{noise:.3g}; nothing to attribute")
+    if not has_rep:
+        return "inconclusive", "no same-task replicate (II′): the direction of III's change cannot be judged against seed noise"
+    te, rms = row.get("task_effect_ci"), row.get("replicate_minus_scene_ci")
+    if te is None:
+        return "inconclusive", "task_effect has no interval (an alignment is undefined on some resample)"
+    if te[1] < margin:
+        return "not reproduced", (f"task_effect interval [{te[0]:+.3f}, {te[1]:+.3f}] lies below the margin {margin:g}: "
+                                  "III moved in the direction of a same-task replicate")
+    if te[0] > 0 and rms is not None and rms[0] > 0:
+        return "reproduced", (f"task_effect [{te[0]:+.3f}, {te[1]:+.3f}] > 0 and replicate_minus_scene "
+                              f"[{rms[0]:+.3f}, {rms[1]:+.3f}] > 0: II′ follows II, III does not")
+    return "inconclusive", (f"task_effect [{te[0]:+.3f}, {te[1]:+.3f}] straddles 0 or the margin {margin:g}, or "
+                            "replicate_minus_scene does not exclude 0")
 
 def add_category_shift(comp: Comparison, neurons: Sequence[Any]) -> Comparison:
     """Attach the neuron analysis' category shift (one result per model, in ``comp.models`` order).
@@ -479,10 +586,14 @@ def add_category_shift(comp: Comparison, neurons: Sequence[Any]) -> Comparison:
 
 # -- outputs --------------------------------------------------------------------------------------
 def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> dict[str, Path]:
-    """Write ``comparison.json``, ``cka_<a>__<b>.csv``, ``layer_change.csv``, ``verdict.csv`` and figures.
+    """Write ``comparison.json``, ``cka_<a>__<b>.csv``, ``layer_change.csv``, ``verdict.csv``, ``cka_models.csv`` and figures.
 
-    Every figure (PNG) has its data beside it: the heat map's CSV, and
-    ``layer_change.csv`` for the bar plot.
+    Every figure (PNG) has its data beside it: the heat map's CSV,
+    ``layer_change.csv`` for the bar plot, and ``cka_models.csv`` (CKA between
+    every pair of models — pre, II, II′, III in role order — at the last,
+    deepest, layer) for ``fig_cka_models.png``. ``verdict.csv`` has one row per
+    layer with every statistic, ``<name>_lo``/``<name>_hi`` for its interval
+    (empty when undefined) and the decision.
     """
     from salscope.io import write_csv, write_json  # noqa: PLC0415
 
@@ -506,18 +617,42 @@ def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool
         for row in comp.verdict:
             r = {}
             for k, v in row.items():
-                if isinstance(v, list):
-                    r[f"{k}_lo"], r[f"{k}_hi"] = v
+                if k.endswith("_ci"):
+                    r[f"{k}_lo"], r[f"{k}_hi"] = v if v is not None else (None, None)
                 else:
                     r[k] = v
             flat.append(r)
         paths["verdict"] = write_csv(out / "verdict.csv", flat)
+    order, matrix = model_cka_matrix(comp)
+    deepest = comp.layers[-1]
+    paths["cka_models"] = write_csv(out / "cka_models.csv",
+                                    [{"layer": deepest, "model": a, **{b: float(matrix[i, j]) for j, b in enumerate(order)}}
+                                     for i, a in enumerate(order)])
     if comp.category_shift:
         paths["category_shift"] = write_csv(out / "category_shift.csv", comp.category_shift["categories"])
         paths["best_category_changed"] = write_csv(out / "best_category_changed.csv", comp.category_shift["best_category_changed"])
     if figures:
         paths.update(_figures(comp, out))
     return paths
+
+
+def model_cka_matrix(comp: Comparison, layer: str | None = None) -> tuple[list[str], np.ndarray]:
+    """CKA between every pair of models at one layer (default the last, deepest): ``(labels, M)``.
+
+    Models with roles come first, in the order pretrained, saliency (II),
+    replicate (II′), scene (III); the diagonal is 1.
+    """
+    layer = comp.layers[-1] if layer is None else layer
+    i = comp.layers.index(layer)
+    roles = comp.roles or {}
+    first = [roles[r] for r in ("pretrained", "saliency", REPLICATE, "scene") if r in roles]
+    order = first + [m for m in comp.models if m not in first]
+    out = np.eye(len(order))
+    for a_i, a in enumerate(order):
+        for b_i, b in enumerate(order):
+            if a_i != b_i:
+                out[a_i, b_i] = comp.cka[(a, b)][i, i] if (a, b) in comp.cka else comp.cka[(b, a)][i, i]
+    return order, out
 
 
 def _safe(label: str) -> str:
@@ -572,5 +707,24 @@ def _figures(comp: Comparison, out: Path) -> dict[str, Path]:
         ax.legend(fontsize=7)
     fig.tight_layout()
     paths["fig_layer_change"] = save_figure(fig, out / "fig_layer_change.png", dpi=120)
+    plt.close(fig)
+
+    order, matrix = model_cka_matrix(comp)
+    names = {m: r for r, m in (comp.roles or {}).items()}
+    short = {"pretrained": "pre", "saliency": "II", REPLICATE: "II′", "scene": "III"}
+    ticks = [f"{m}\n({short[names[m]]})" if m in names else m for m in order]
+    k = len(order)
+    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * k, 1.2 + 0.9 * k))
+    im = ax.imshow(matrix, vmin=0, vmax=1, cmap="magma")
+    for a in range(k):
+        for b in range(k):
+            ax.text(b, a, f"{matrix[a, b]:.3f}", ha="center", va="center", fontsize=8,
+                    color="black" if matrix[a, b] > 0.6 else "white")
+    ax.set_xticks(range(k), ticks, fontsize=7)
+    ax.set_yticks(range(k), ticks, fontsize=7)
+    ax.set_title(f"{'debiased' if comp.debiased else 'biased'} linear CKA, {comp.layers[-1]} ({comp.reduce})", fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    paths["fig_cka_models"] = save_figure(fig, out / "fig_cka_models.png", dpi=120)
     plt.close(fig)
     return paths

@@ -38,6 +38,17 @@ Streaming, so any number of probe images fits in memory:
   ``CKA = mean_b HSIC_u(K_b, L_b) / sqrt(mean_b HSIC_u(K_b,K_b) · mean_b HSIC_u(L_b,L_b))``
   (Nguyen et al. 2021, §3.1). Memory O(batch²); it is an unbiased estimator of
   the same population quantity, not the full-data value; each batch needs ≥ 4 images.
+  It keeps each batch's Gram matrices, so :meth:`MinibatchCKA.bootstrap`
+  resamples *images* (within their batches), not the handful of batch values.
+
+Geometry (:func:`gram_geometry`): scale each centred Gram matrix to unit
+Frobenius norm, ``K̂ = K_c / ‖K_c‖``; then ``CKA(a, b) = ⟨K̂_a, K̂_b⟩``. Biased:
+``K_c = H K H``; debiased: ``K_c`` = the U-centred K (Székely & Rizzo 2014:
+``K̃_ij − row_i/(n−2) − col_j/(n−2) + sum/((n−1)(n−2))`` off the diagonal, 0 on
+it), for which ``⟨Ũ(K), Ũ(L)⟩ / (n(n−3))`` *is* Song et al.'s unbiased HSIC, so
+the inner product is exactly the debiased CKA. Changes from a reference,
+``D_m = K̂_m − K̂_ref``, are vectors in that space: their lengths say how far a
+model moved and ``cos(D_a, D_b)`` whether two models moved the same way.
 
 References
 ----------
@@ -48,10 +59,13 @@ L. Song, A. Smola, A. Gretton, J. Bedo, K. Borgwardt. Feature Selection via
 Dependence Maximization. JMLR 13, 2012 (unbiased HSIC).
 T. Nguyen, M. Raghu, S. Kornblith. Do Wide and Deep Networks Learn the Same
 Things? ICLR 2021 (minibatch CKA).
+G. J. Székely, M. L. Rizzo. Partial distance correlation with methods for
+dissimilarities. Ann. Statist. 42(6), 2014 (U-centred matrices, §2.1).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -287,8 +301,9 @@ class MinibatchCKA:
     """Nguyen et al.'s minibatch CKA: debiased HSIC per batch, averaged over batches.
 
     Keeps, per batch, the HSIC of every pair of named sets (``hsic_values``:
-    batches × S × S), so the estimate can be bootstrapped over batches. Each
-    batch must hold ≥ 4 images.
+    batches × S × S) and the batch's Gram matrices (S × B × B, small: the
+    features themselves are not kept), so :meth:`bootstrap` can resample
+    images. Each batch must hold ≥ 4 images.
     """
 
     def __init__(self, names: Sequence[str]) -> None:
@@ -296,6 +311,7 @@ class MinibatchCKA:
             raise AnalysisError("MinibatchCKA needs at least one feature set")
         self.names = list(names)
         self._values: list[np.ndarray] = []
+        self._grams: list[torch.Tensor] = []
         self.n = 0
 
     def update(self, batch: Mapping[str, ArrayLike]) -> None:
@@ -316,7 +332,67 @@ class MinibatchCKA:
         mat[ii, jj] = h
         mat[jj, ii] = h
         self._values.append(mat.numpy())
+        self._grams.append(g.cpu())
         self.n += b
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        """Images per batch, in the order they were added."""
+        return [int(g.shape[-1]) for g in self._grams]
+
+    def resample(self, n_boot: int, seed: int = 0) -> np.ndarray:
+        """Bootstrap draws of *images*: ``n_boot × n`` global image indices, each batch resampled within itself.
+
+        Image ``i`` of the probe set is row ``i`` in the order the batches were
+        added; batch ``b``'s slots are filled with draws (with replacement) from
+        batch ``b``'s own images (a stratified bootstrap: the estimator only sees
+        within-batch pairs, so a resample must keep images in their batch).
+        """
+        if not self._grams:
+            raise AnalysisError("no batch added yet")
+        rng = np.random.default_rng(seed)
+        edges = np.cumsum([0, *self.batch_sizes])
+        return np.concatenate([edges[b] + rng.integers(0, edges[b + 1] - edges[b], size=(n_boot, edges[b + 1] - edges[b]))
+                               for b in range(len(self._grams))], axis=1)
+
+    def bootstrap(self, pairs: Sequence[tuple[str, str]], n_boot: int = 1000, seed: int = 0,
+                  draws: np.ndarray | None = None, chunk: int = 64) -> dict[tuple[str, str], np.ndarray]:
+        """Bootstrap replicates of minibatch CKA over images: ``{pair: n_boot values}``.
+
+        ``draws`` (default :meth:`resample` ``(n_boot, seed)``) gives, per
+        replicate, the n image indices; each batch's HSIC is recomputed on its
+        resampled Gram matrices (entries pairing an image with its own copy
+        zeroed like the diagonal, as in :func:`bootstrap_cka`), then averaged
+        over batches. A replicate whose self-HSIC is not positive is NaN.
+        """
+        draws = self.resample(n_boot, seed) if draws is None else np.asarray(draws)
+        if draws.ndim != 2 or draws.shape[1] != self.n:
+            raise AnalysisError(f"draws must be n_boot × {self.n} image indices, got shape {draws.shape}")
+        used = sorted({self.names.index(a) for pair in pairs for a in pair})
+        pos = {self.names[i]: k for k, i in enumerate(used)}
+        wanted = sorted({(pos[a], pos[b]) for a, b in pairs} | {(k, k) for k in range(len(used))})
+        sums = {w: np.zeros(draws.shape[0]) for w in wanted}
+        start = 0
+        for g in self._grams:
+            b = g.shape[-1]
+            local = draws[:, start:start + b] - start
+            if local.min() < 0 or local.max() >= b:
+                raise AnalysisError("draws must keep each image in its own minibatch; use MinibatchCKA.resample")
+            g = g[used]
+            for r0 in range(0, draws.shape[0], chunk):
+                idx = torch.as_tensor(local[r0:r0 + chunk])
+                sub = g[:, idx[:, :, None], idx[:, None, :]]  # S×R×B×B
+                sub = sub.masked_fill(idx[:, :, None] == idx[:, None, :], 0.0)
+                for i, j in wanted:
+                    sums[(i, j)][r0:r0 + len(idx)] += _hsic_batched(sub[i], sub[j], debiased=True).numpy()
+            start += b
+        out = {}
+        for a, b in pairs:
+            i, j = pos[a], pos[b]
+            denom = sums[(i, i)] * sums[(j, j)]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[(a, b)] = np.where(denom > 0, sums[(min(i, j), max(i, j))] / np.sqrt(np.where(denom > 0, denom, 1.0)), np.nan)
+        return out
 
     @property
     def hsic_values(self) -> np.ndarray:
@@ -348,6 +424,127 @@ def minibatch_cka(x: ArrayLike, y: ArrayLike, batch_size: int) -> float:
     for start in range(0, x.shape[0], batch_size):
         acc.update({"x": x[start:start + batch_size], "y": y[start:start + batch_size]})
     return acc.cka("x", "y")
+
+
+# -- geometry of unit Gram matrices ------------------------------------------------------------------
+def _centre(k: torch.Tensor, debiased: bool) -> torch.Tensor:
+    """``H K H`` (biased) or the U-centred K (debiased; zero diagonal) of a stack ``R×n×n``."""
+    n = k.shape[-1]
+    if not debiased:
+        return k - k.mean(-1, keepdim=True) - k.mean(-2, keepdim=True) + k.mean((-2, -1), keepdim=True)
+    eye = torch.eye(n, dtype=torch.bool, device=k.device)
+    k = k.masked_fill(eye, 0.0)
+    u = (k - k.sum(-1, keepdim=True) / (n - 2) - k.sum(-2, keepdim=True) / (n - 2)
+         + k.sum((-2, -1), keepdim=True) / ((n - 1) * (n - 2)))
+    return u.masked_fill(eye, 0.0)
+
+
+def _unit(k: torch.Tensor) -> torch.Tensor:
+    norm = torch.sqrt((k * k).sum((-2, -1), keepdim=True))
+    return torch.where(norm > 0, k / torch.where(norm > 0, norm, 1.0), torch.nan)
+
+
+def unit_gram(x: ArrayLike, debiased: bool = True) -> torch.Tensor:
+    """Centred linear Gram matrix of features ``x`` (n×p) scaled to unit Frobenius norm.
+
+    ``K̂ = K_c / ‖K_c‖_F`` with ``K_c = H X Xᵀ H`` (biased) or the U-centred
+    ``X Xᵀ`` (debiased, Székely & Rizzo 2014), so that ``⟨K̂_x, K̂_y⟩`` is the
+    linear CKA of ``x`` and ``y`` with that estimator.
+    """
+    x = _as64(x)
+    _check_n(x.shape[0], debiased)
+    k = _unit(_centre(gram_linear(x)[None], debiased))[0]
+    if torch.isnan(k).any():
+        raise AnalysisError("CKA undefined: constant features across probe images (zero centred Gram matrix)")
+    return k
+
+
+@dataclass
+class GramGeometry:
+    """Inner products, changes and distances of unit Gram matrices, per bootstrap replicate.
+
+    ``inner[r, a, b] = ⟨K̂_a, K̂_b⟩`` (= CKA), ``change[r, a, b] = ⟨D_a, D_b⟩``
+    with ``D_m = K̂_m − K̂_reference``, ``distance[r, a, b] = ‖K̂_a − K̂_b‖_F``;
+    ``r`` runs over replicates (one row for the point estimate). Changes are
+    inner products of the difference matrices themselves, so a model with the
+    reference's features has a change of exactly 0 (not round-off) and no
+    direction (:meth:`align` NaN); distances come from the changes,
+    ``‖D_a − D_b‖² = ⟨D_a,D_a⟩ + ⟨D_b,D_b⟩ − 2⟨D_a,D_b⟩`` (round-off ~1e-8).
+    """
+
+    names: list[str]
+    reference: str
+    inner: np.ndarray
+    change: np.ndarray
+    distance: np.ndarray
+
+    def _i(self, name: str) -> int:
+        return self.names.index(name)
+
+    def cka(self, a: str, b: str) -> np.ndarray:
+        """``⟨K̂_a, K̂_b⟩`` per replicate."""
+        return self.inner[:, self._i(a), self._i(b)]
+
+    def move(self, a: str) -> np.ndarray:
+        """``‖K̂_a − K̂_reference‖`` per replicate (0 ≤ move ≤ 2; ``move² = 2 − 2·CKA(a, reference)``)."""
+        return np.sqrt(np.clip(self.change[:, self._i(a), self._i(a)], 0, None))
+
+    def dist(self, a: str, b: str) -> np.ndarray:
+        """``‖K̂_a − K̂_b‖`` per replicate."""
+        return self.distance[:, self._i(a), self._i(b)]
+
+    def align(self, a: str, b: str) -> np.ndarray:
+        """``cos(D_a, D_b)`` per replicate; NaN where either model did not move at all."""
+        i, j = self._i(a), self._i(b)
+        denom = self.change[:, i, i] * self.change[:, j, j]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(denom > 0, self.change[:, i, j] / np.sqrt(np.where(denom > 0, denom, 1.0)), np.nan)
+
+
+def gram_geometry(grams: Mapping[str, ArrayLike], reference: str, draws: np.ndarray | None = None,
+                  debiased: bool = True, chunk: int | None = None) -> GramGeometry:
+    """The geometry of the unit Gram matrices of several models, on the probe set or on bootstrap resamples.
+
+    ``grams``: ``{name: n×n linear Gram matrix}`` (:func:`gram_linear`) of the same
+    images. ``draws``: ``R × n`` image indices (rows of a bootstrap; None = the
+    probe set itself, one replicate). Each replicate resamples rows and columns,
+    zeroes (debiased) the entries pairing an image with its own copy as
+    :func:`bootstrap_cka` does, centres (``H K H`` or U-centring) and scales to
+    unit norm; the inner products then equal :func:`bootstrap_cka`'s replicates.
+    Time O(R·S²·n²), memory O(chunk·S·n²) (``chunk`` defaults to ~4·10⁶ / (S·n²)).
+    """
+    names = list(grams)
+    if reference not in names:
+        raise AnalysisError(f"reference '{reference}' is not one of the Gram matrices {names}")
+    g = {k: _as64(v) for k, v in grams.items()}
+    n = g[reference].shape[0]
+    if any(v.shape != (n, n) for v in g.values()):
+        raise AnalysisError(f"Gram matrices must all be {n}×{n} (the same probe images)")
+    _check_n(n, debiased)
+    draws = np.arange(n)[None] if draws is None else np.asarray(draws)
+    if draws.ndim != 2 or draws.shape[1] != n or draws.min() < 0 or draws.max() >= n:
+        raise AnalysisError(f"draws must be R × {n} image indices in [0, {n}), got shape {draws.shape}")
+    r_all, s = draws.shape[0], len(names)
+    chunk = chunk or max(1, min(r_all, int(4e6 // (s * n * n))))
+    stack = torch.stack([g[k] for k in names])  # S×n×n
+    ref = names.index(reference)
+    inner, change = np.empty((r_all, s, s)), np.empty((r_all, s, s))
+    for start in range(0, r_all, chunk):
+        idx = torch.as_tensor(draws[start:start + chunk])
+        k = stack[:, idx[:, :, None], idx[:, None, :]].transpose(0, 1)  # R×S×n×n
+        if debiased:  # an image paired with its own copy is a diagonal term in disguise (as in bootstrap_cka)
+            k = k.masked_fill((idx[:, :, None] == idx[:, None, :])[:, None], 0.0)
+        units = _unit(_centre(k, debiased)).flatten(2)  # R×S×n²
+        deltas = units - units[:, ref:ref + 1]  # exactly 0 for a model with the reference's features
+        sl = slice(start, start + len(idx))
+        inner[sl] = torch.bmm(units, units.transpose(1, 2)).numpy()
+        change[sl] = torch.bmm(deltas, deltas.transpose(1, 2)).numpy()
+    # ‖K̂_a − K̂_b‖² = ‖D_a − D_b‖² from the change inner products (clipped at 0 against round-off)
+    diag = np.diagonal(change, axis1=1, axis2=2)
+    distance = np.sqrt(np.clip(diag[:, :, None] + diag[:, None, :] - 2 * change, 0, None))
+    idx_s = np.arange(s)
+    distance[:, idx_s, idx_s] = 0.0
+    return GramGeometry(names, reference, inner, change, distance)
 
 
 # -- bootstrap ------------------------------------------------------------------------------------
@@ -385,7 +582,15 @@ def bootstrap_cka(grams: Mapping[str, ArrayLike], pairs: Sequence[tuple[str, str
     return out
 
 
-def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval ``(q_{(1−level)/2}, q_{(1+level)/2})``."""
+def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval ``(q_{(1−level)/2}, q_{(1+level)/2})``; None if any replicate is NaN.
+
+    A NaN replicate means the statistic is undefined on that resample (e.g. the
+    alignment of a model that did not move); no interval is better than one
+    computed from the resamples where it happened to be defined.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0 or np.isnan(values).any():
+        return None
     lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)

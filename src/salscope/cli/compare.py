@@ -24,7 +24,7 @@ def compare(
     split: str = typer.Option("test", "--split", help="train, val, test or all."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all layers of the first model)."),
     labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated labels for the models (default: names / file stems)."),
-    roles: Optional[str] = typer.Option(None, "--roles", help="pretrained,saliency,scene labels for the verdict (default: the order of 3 models)."),
+    roles: Optional[str] = typer.Option(None, "--roles", help="pretrained,saliency,scene[,replicate] labels for the verdict; replicate = set-up II trained with another seed, needed for a decision (default: the order of 3 models)."),
     reduce: str = typer.Option("pool", "--reduce", help="pool (spatial mean per channel, exact CKA) or flatten (minibatch CKA)."),
     biased: bool = typer.Option(False, "--biased", help="Use the biased HSIC estimator (default: debiased)."),
     size: str = typer.Option("224,224", "--size", help="Resize probe images to H,W ('none' keeps them)."),
@@ -82,6 +82,7 @@ def compare(
             f"{row['layer']}: 1-CKA(pre,saliency) {row['change_saliency']:.3f}, 1-CKA(pre,scene) {row['change_scene']:.3f}, "
             f"difference {row['saliency_minus_scene']:+.3f}{extra}, CKA(saliency,scene) {row['cka_saliency_scene']:.3f}"
         )
+        typer.echo(f"  finding 4: {row['decision']} ({row['decision_reason']})")
     typer.echo(f"{len(result.image_ids)} probe images; results in {paths['json'].parent}")
 
 
