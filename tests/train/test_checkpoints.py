@@ -103,3 +103,25 @@ def test_a_truncated_checkpoint_is_refused_by_name(tiny, name):
     with pytest.raises(TrainError, match=rf"checkpoint .*{name} is truncated or unreadable.*not used"):
         train(tiny("cut", epochs=2, resume=True))
     assert path.read_bytes() == data[: len(data) // 2]                   # refused before anything was written
+
+
+def test_a_write_cut_half_way_leaves_the_old_checkpoint(tiny, monkeypatch):
+    import salscope.train.checkpoints as ck
+
+    first = train(tiny("cut_write", epochs=1))
+    ckpts = first.out_dir / "checkpoints"
+    before = {p.name: p.read_bytes() for p in ckpts.iterdir()}
+
+    def half_then_fail(checkpoint, path):
+        import io
+        import errno
+
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ck, "_write", half_then_fail)
+    with pytest.raises(TrainError, match=r"could not write checkpoint .*\.ckpt \(.*No space left.*previous one is kept"):
+        train(tiny("cut_write", epochs=2, resume=True))
+    assert {p.name: p.read_bytes() for p in ckpts.iterdir()} == before

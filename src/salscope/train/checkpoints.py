@@ -1,8 +1,9 @@
 """Checkpoint files of a training run: written atomically, checked before a resume uses them.
 
-Lightning's own writer serialises a checkpoint in memory and then writes it
-over the destination; a full disk or a kill during that write leaves a
-truncated ``best.ckpt``/``last.ckpt``. :class:`AtomicCheckpointIO` (a Lightning
+Lightning's own writer serialises a checkpoint in memory and hands it to
+fsspec (older versions wrote over the destination in place; 2.6 renames a
+temp file but never fsyncs it, so a crash can still leave a cut file, and a
+full disk surfaces as a bare ``OSError``). :class:`AtomicCheckpointIO` (a Lightning
 ``CheckpointIO`` plugin) writes to a temporary file beside the destination,
 fsyncs it and renames it into place (:func:`salscope.io.atomic_path`), so a
 failed write leaves the previous checkpoint whole and raises a
