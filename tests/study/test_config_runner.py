@@ -117,3 +117,47 @@ def test_second_study_in_same_folder_is_refused(tmp_path):
         proc.join(20)
     with study_lock(tmp_path):   # free again once the holder is gone
         time.sleep(0)
+
+
+def test_dump_toml_is_valid_toml_for_any_value():
+    import math
+    import tomllib
+
+    config = build_config({"train": {"backbone": "vgg16 \U0001F600 é \x7f \"q\" \\ \n"}})
+    config.neurons.threshold = float("nan")
+    config.train.lr = float("inf")
+    config.train.lr_decay = float("-inf")
+    config.evaluate.classical = ["gbvs", "a\tb"]
+    back = tomllib.loads(dump_toml(config))
+    assert back["train"]["backbone"] == config.train.backbone
+    assert math.isnan(back["neurons"]["threshold"]) and back["train"]["lr"] == math.inf
+    assert back["train"]["lr_decay"] == -math.inf and back["evaluate"]["classical"] == ["gbvs", "a\tb"]
+    assert back["train"]["input_size"] == [224, 224] and back["train"]["epochs"] == 20
+
+
+def test_the_resolved_config_never_replaces_a_users_file(tmp_path, capsys):
+    from salscope.cli import main
+    from salscope.study.runner import RESOLVED_CONFIG
+
+    config = build_config({"train": {"epochs": 2}})
+    run_stages(config, _stages([]), tmp_path, log=lambda m: None)
+    saved = tmp_path / RESOLVED_CONFIG
+    assert load_config(saved).to_dict() == config.to_dict()
+    assert not (tmp_path / "config.toml").exists()
+    # A hand-written config in the study folder, used with --config, is never rewritten.
+    mine = tmp_path / "config.toml"
+    mine.write_text("# my study\n[train]\nepochs = 3\n")
+    run_stages(load_config(mine), _stages([]), tmp_path, log=lambda m: None)
+    assert mine.read_text() == "# my study\n[train]\nepochs = 3\n"
+    assert load_config(saved).train.epochs == 3                    # salscope's own copy follows the run
+    # Running the saved copy again leaves it as it is; an edited copy is refused, not overwritten.
+    stamp = saved.stat().st_mtime_ns
+    run_stages(load_config(saved), _stages([]), tmp_path, log=lambda m: None)
+    assert saved.stat().st_mtime_ns == stamp
+    edited = saved.read_text().replace("epochs = 3", "epochs = 4")
+    saved.write_text(edited)
+    with pytest.raises(StudyError, match=rf"{RESOLVED_CONFIG} was not written by salscope or was edited.*--config"):
+        run_stages(build_config(), _stages([]), tmp_path, log=lambda m: None)
+    assert saved.read_text() == edited
+    assert main(["study", "--config", str(saved), "--out", str(tmp_path)]) == 2
+    assert "copy it under another name" in capsys.readouterr().err and saved.read_text() == edited

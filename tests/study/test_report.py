@@ -182,3 +182,50 @@ def test_category_pivot_puts_models_side_by_side():
     head = next(r for r in rows if r["category"] == "person head")
     assert head["top-k pretrained"] == 1.6 and head["top-k saliency"] == 2.0 and head["> T saliency"] == 3
     assert len(rows) == 2
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_rewrite_keeps_files_salscope_did_not_write(tmp_path):
+    from salscope.errors import StudyError
+
+    index = _report(tmp_path)
+    report = index.parent
+    manifest = json.loads((report / ".salscope-manifest.json").read_text())
+    assert manifest["schema_version"] == 1 and "index.html" in manifest["files"]
+    assert "figures/f1-00-line.png" in manifest["files"] and "tables/meta.json" in manifest["files"]
+    # The user keeps their thesis and a figure in the report folder, and salscope leaves a stale file of its own.
+    (report / "thesis.tex").write_text("\\chapter{Saliency}")
+    (report / "mine").mkdir()
+    (report / "mine" / "fig.pdf").write_bytes(b"%PDF user figure")
+    (report / "figures" / "edited-by-me.png").write_bytes(b"user png")
+    stale = report / "tables" / "old_table.csv"
+    stale.write_text("a\n1\n")
+    record = json.loads((report / ".salscope-manifest.json").read_text())
+    record["files"].append("tables/old_table.csv")
+    (report / ".salscope-manifest.json").write_text(json.dumps(record))
+    _report(tmp_path)
+    files = _files(report)
+    assert files["thesis.tex"] == b"\\chapter{Saliency}" and files["mine/fig.pdf"] == b"%PDF user figure"
+    assert files["figures/edited-by-me.png"] == b"user png"
+    assert "tables/old_table.csv" not in files                     # salscope's own stale file is removed
+    assert "index.html" in files and "tables/f1_counts.csv" in files
+    assert sorted(json.loads(files[".salscope-manifest.json"])["files"]) == sorted(manifest["files"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report", "src"]   # no partial folder left
+    # A foreign file where the report writes one is never replaced: refused by name, nothing changed.
+    (report / ".salscope-manifest.json").unlink()
+    before = _files(report)
+    with pytest.raises(StudyError, match=r"report/figures/f1-00-line.png was not written by salscope.*another --out"):
+        _report(tmp_path)
+    assert _files(report) == before
+
+
+def test_a_report_folder_without_manifest_keeps_its_files(tmp_path):
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "thesis.tex").write_text("mine")
+    index = _report(tmp_path)
+    assert (report / "thesis.tex").read_text() == "mine" and index.is_file()
+    assert "thesis.tex" not in json.loads((report / ".salscope-manifest.json").read_text())["files"]

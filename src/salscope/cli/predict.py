@@ -4,6 +4,12 @@ For each ``IMAGE`` writes ``<stem>.png`` (the map min–max scaled to 8-bit grey
 ``<stem>.npy`` (the float64 map) and, with ``--overlay``, ``<stem>_overlay.png``
 (the map in the ``jet`` colour map blended 50/50 over the image). Files are
 written atomically. Works offline: the built-in model's weights ship with salscope.
+
+Nothing is lost: every output name is checked before anything is written. An
+output that is one of the input images is refused (choose another ``--out``);
+an output that already exists is refused unless ``--overwrite`` is given; two
+inputs whose outputs share a name (``a.png`` and ``a.jpg``; ``a.jpg`` and
+``a_overlay.jpg`` with ``--overlay``) are refused.
 """
 
 from __future__ import annotations
@@ -42,9 +48,50 @@ def _write_png(dest: Path, array: np.ndarray) -> None:
         Image.fromarray(array).save(tmp, format="PNG")
 
 
+def output_plan(images: list[Path], out: Path, formats: tuple[str, ...], with_overlay: bool = False,
+                overwrite: bool = False) -> list[list[tuple[str, Path]]]:
+    """``(kind, file)`` per output of each image (kind: png, npy, overlay), checked so that nothing is lost.
+
+    :class:`ConfigError` before any write.
+
+    Refused: an output that is an input image (always), an existing file
+    (unless ``overwrite``), and two outputs with the same name.
+    """
+    plan: list[list[tuple[str, Path]]] = []
+    owner: dict[str, Path] = {}
+    for p in images:
+        dests = [(f, out / f"{p.stem}.{f}") for f in FORMATS if f in formats]
+        if with_overlay:
+            dests.append(("overlay", out / f"{p.stem}_overlay.png"))
+        for _, dest in dests:
+            if dest.name in owner:
+                raise ConfigError(f"images {owner[dest.name]} and {p} would both write {dest} and overwrite each "
+                                  "other's maps; predict them into different --out folders")
+            owner[dest.name] = p
+        plan.append(dests)
+    inputs = {p.resolve(): p for p in images}   # resolved, so a symlink or ./a/../a names the same file
+    for dests in plan:
+        for _, dest in dests:
+            hit = inputs.get(dest.resolve())
+            if hit is not None:
+                raise ConfigError(f"{dest} is the input image {hit}: its map would replace it; choose another --out "
+                                  "(nothing was written)")
+            if dest.is_dir():
+                raise ConfigError(f"{dest} is a folder; choose another --out (nothing was written)")
+            if (dest.exists() or dest.is_symlink()) and not overwrite:
+                raise ConfigError(f"{dest} already exists; choose another --out, or pass --overwrite to replace it "
+                                  "(nothing was written)")
+    return plan
+
+
 def predict_files(images: list[Path], out: Path, model: str = "builtin", formats: tuple[str, ...] = ("png",),
-                  with_overlay: bool = False, center_prior: Optional[bool] = None) -> list[Path]:
-    """Predict saliency maps of ``images`` with ``model`` and write them under ``out``; return the files written."""
+                  with_overlay: bool = False, center_prior: Optional[bool] = None,
+                  overwrite: bool = False) -> list[Path]:
+    """Predict saliency maps of ``images`` with ``model`` and write them under ``out``; return the files written.
+
+    Every output is checked first (:func:`output_plan`): an input image is never
+    written over, an existing file only with ``overwrite``.
+    """
     from salscope.data import load_image  # noqa: PLC0415
     from salscope.io import write_npy  # noqa: PLC0415
     from salscope.models import get_model  # noqa: PLC0415
@@ -52,12 +99,9 @@ def predict_files(images: list[Path], out: Path, model: str = "builtin", formats
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise ConfigError(f"--format: unknown format(s) {bad}; use a comma-separated subset of {', '.join(FORMATS)}")
-    stems: dict[str, Path] = {}
-    for p in images:
-        if p.stem in stems:
-            raise ConfigError(f"images {stems[p.stem]} and {p} share the name '{p.stem}' and would overwrite each "
-                              "other's maps; predict them into different --out folders")
-        stems[p.stem] = p
+    images = [Path(p) for p in images]
+    out = Path(out)
+    plan = output_plan(images, out, formats, with_overlay, overwrite)
     kwargs = {} if center_prior is None else {"center_prior": center_prior}
     sal = get_model(model, **kwargs)
     written: list[Path] = []
@@ -66,15 +110,13 @@ def predict_files(images: list[Path], out: Path, model: str = "builtin", formats
         paths = images[start:start + batch]
         arrays = [load_image(p) for p in paths]
         maps = sal.predict(arrays) if hasattr(sal, "predict") else [sal.saliency_map(a) for a in arrays]
-        for p, image, smap in zip(paths, arrays, maps):
-            if "png" in formats:
-                _write_png(out / f"{p.stem}.png", _to_uint8(smap))
-                written.append(out / f"{p.stem}.png")
-            if "npy" in formats:
-                written.append(write_npy(out / f"{p.stem}.npy", np.asarray(smap, dtype=np.float64)))
-            if with_overlay:
-                _write_png(out / f"{p.stem}_overlay.png", overlay(image, smap))
-                written.append(out / f"{p.stem}_overlay.png")
+        for dests, image, smap in zip(plan[start:start + batch], arrays, maps):
+            for kind, dest in dests:
+                if kind == "npy":
+                    write_npy(dest, np.asarray(smap, dtype=np.float64))
+                else:
+                    _write_png(dest, overlay(image, smap) if kind == "overlay" else _to_uint8(smap))
+                written.append(dest)
     return written
 
 
@@ -85,10 +127,15 @@ def predict_command(
     fmt: str = typer.Option("png", "--format", help="Comma-separated: png, npy."),
     with_overlay: bool = typer.Option(False, "--overlay", help="Also write the map over the image (jet, 50%)."),
     center_prior: Optional[bool] = typer.Option(None, "--center-prior/--no-center-prior", help="Switch the model's centre prior (where it has one)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files (never an input image)."),
 ) -> None:
-    """Write saliency maps (PNG/NPY) and overlays of IMAGE files."""
+    """Write saliency maps (PNG/NPY) and overlays of IMAGE files.
+
+    Refuses, before writing anything, an output that is an input image, an
+    existing file (unless --overwrite) or a name two images would share.
+    """
     formats = tuple(f.strip() for f in fmt.split(",") if f.strip())
-    written = predict_files(list(images), out, model, formats, with_overlay, center_prior)
+    written = predict_files(list(images), out, model, formats, with_overlay, center_prior, overwrite)
     typer.echo(f"wrote {len(written)} file(s) for {len(images)} image(s) to {out}")
 
 

@@ -28,6 +28,7 @@ def study(
     arrays, neuron analysis, representation comparison, then write OUT/report/index.html.
 
     Each stage is cached under OUT/stages/<stage>-<hash of its config>; a killed run resumes at the stage it was in.
+    The run's resolved config is saved as OUT/study-config.toml; the --config file itself is never written.
     """
     from salscope.study.config import dump_toml, load_config
     from salscope.study.pipeline import run_study
@@ -39,8 +40,21 @@ def study(
     if show_config:
         typer.echo(dump_toml(cfg))
         return
+    _never_rewrite(config, out, cfg)
     index = run_study(cfg, out, data_dir=data_dir, only=_split(only), force=_split(force))
     typer.echo(f"report: {index}")
+
+
+def _never_rewrite(config: Optional[Path], out: Path, cfg) -> None:
+    """Refuse a --config that is the OUT/study-config.toml this run would change (it is the user's input now)."""
+    from salscope.study.runner import RESOLVED_CONFIG, resolved_config_text  # noqa: PLC0415
+
+    dest = out / RESOLVED_CONFIG
+    if config is None or not dest.is_file() or not dest.samefile(config):
+        return
+    if dest.read_bytes() != resolved_config_text(cfg).encode("utf-8"):
+        raise ConfigError(f"--config {config} is the file where this study saves its resolved config, and this run "
+                          f"would rewrite it; copy it under another name and pass the copy with --config")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,11 +3,17 @@
 The report folder is self-contained: figures are copied into ``figures/``,
 every table is also written as CSV and JSON under ``tables/``, and the page
 uses no external resources (inline CSS, no scripts, no CDN).
+
+salscope owns only the files it wrote there, listed in the folder's
+``.salscope-manifest.json``; a rewrite replaces or removes those and never
+touches any other file or folder (see :func:`write_report`).
 """
 
 from __future__ import annotations
 
 import html
+import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +21,7 @@ from typing import Any
 
 import jinja2
 
+from salscope.errors import StudyError
 from salscope.io import write_csv, write_json, write_text
 from salscope.report.verdicts import Verdict
 
@@ -82,27 +89,103 @@ def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: di
 
     ``meta`` holds the run's config (TOML text), versions, stage timings and
     data provenance; it is shown at the end of the page and saved as
-    ``tables/meta.json``. The whole folder is built beside ``out_dir`` and
-    swapped in by renames, so a failure (disk full, kill) leaves the previous
-    report whole, never a mix of old and new files.
+    ``tables/meta.json``. The files written are listed in
+    ``out_dir/.salscope-manifest.json`` (written atomically); salscope owns
+    those and nothing else in ``out_dir``.
+
+    The new report is built beside ``out_dir``. If ``out_dir`` holds only
+    files of the manifest, the whole folder is swapped in by renames, so a
+    failure (disk full, kill) leaves the previous report whole, never a mix of
+    old and new files. If it holds anything else (a user's notes, figures, or
+    a report of a salscope without manifests), those entries are kept: the new
+    files are renamed in one by one (each atomically) and only the previous
+    manifest's files that the new report lacks are removed. A foreign file at
+    a path the report needs is never replaced: :class:`StudyError` names it,
+    before anything is written.
     """
     out_dir = Path(out_dir)
+    owned, owned_folders = _manifest(out_dir)
+    foreign = _foreign(out_dir, owned, owned_folders)
     partial = out_dir.with_name(f".{out_dir.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        _write_folder(partial, title=title, sections=sections, meta=meta)
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out_dir.exists():
-            out_dir.rename(old)
-        partial.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        files = _write_folder(partial, title=title, sections=sections, meta=meta)
+        needed = set(files) | {p.as_posix() for f in files for p in Path(f).parents if p != Path(".")}
+        clash = sorted(f for f in needed & foreign if f in files or not (out_dir / f).is_dir()
+                       or (out_dir / f).is_symlink())
+        if clash:
+            raise StudyError(f"{out_dir / clash[0]} was not written by salscope (it is not in {out_dir / MANIFEST}) "
+                             "and the report would replace it; move it away (or, for a report of a salscope "
+                             "without manifests, delete that report folder) or write the study to another --out")
+        folders = sorted(p.relative_to(partial).as_posix() for p in partial.rglob("*") if p.is_dir())
+        write_json(partial / MANIFEST, {"files": files, "folders": folders})
+        if foreign:
+            _merge(partial, out_dir, files, owned, owned_folders)
+        else:
+            old = out_dir.with_name(f".{out_dir.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            if out_dir.exists():
+                out_dir.rename(old)
+            partial.rename(out_dir)
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return out_dir / "index.html"
 
 
-def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any]) -> Path:
+MANIFEST = ".salscope-manifest.json"
+
+
+def _manifest(out_dir: Path) -> tuple[set[str], set[str]]:
+    """Relative POSIX paths of the files and folders salscope made in ``out_dir`` (empty: no manifest)."""
+    try:
+        record = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+        files, folders = record["files"], record.get("folders", [])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return set(), set()
+
+    def inside(paths: Any) -> set[str]:
+        # Only plain relative paths: a doctored manifest must not make salscope delete outside the folder.
+        return {f for f in paths if isinstance(f, str) and f and not Path(f).is_absolute()
+                and ".." not in Path(f).parts} if isinstance(paths, list) else set()
+
+    return inside(files), inside(folders)
+
+
+def _foreign(out_dir: Path, owned: set[str], owned_folders: set[str]) -> set[str]:
+    """Entries of ``out_dir`` that salscope did not make: files not in ``owned``, folders it did not create."""
+    if not out_dir.is_dir():
+        return set()
+    parents = owned_folders | {p.as_posix() for f in owned for p in Path(f).parents if p != Path(".")}
+    found: set[str] = set()
+    for root, dirs, names in os.walk(out_dir):
+        rel = Path(root).relative_to(out_dir)
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            path = (rel / name).as_posix()
+            if path not in owned and path != MANIFEST:
+                found.add(path)
+        for d in dirs:
+            path = (rel / d).as_posix()
+            if path not in parents and not os.path.islink(os.path.join(root, d)):
+                found.add(path)   # a folder salscope did not make (its contents are foreign too)
+    return found
+
+
+def _merge(partial: Path, out_dir: Path, files: list[str], owned: set[str], owned_folders: set[str]) -> None:
+    """Move the new report's files into ``out_dir`` beside foreign ones; drop stale files of the old manifest."""
+    # The manifest first claims old and new files, so a kill half-way leaves every salscope file claimed.
+    write_json(out_dir / MANIFEST, {"files": sorted(owned | set(files)), "folders": sorted(owned_folders)})
+    for rel in files:
+        dest = out_dir / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(partial / rel, dest)
+    for rel in sorted(owned - set(files)):
+        (out_dir / rel).unlink(missing_ok=True)
+    os.replace(partial / MANIFEST, out_dir / MANIFEST)
+
+
+def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any]) -> list[str]:
+    """Write the report into ``out_dir``; the files written, relative POSIX paths, sorted."""
     fig_dir = out_dir / "figures"
     tab_dir = out_dir / "tables"
     fig_dir.mkdir(parents=True, exist_ok=True)
@@ -126,4 +209,5 @@ def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: d
                          "figures": figures, "tables": tables})
     write_json(tab_dir / "meta.json", meta)
     page = _ENV.get_template("index.html.j2").render(title=title, sections=rendered, meta=meta, escape=html.escape)
-    return write_text(out_dir / "index.html", page)
+    write_text(out_dir / "index.html", page)
+    return sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,12 +280,28 @@ def load_config(path: str | Path | None = None, preset: str | None = None) -> St
     return build_config(tables, preset, source=str(path) if path else "config")
 
 
+def _toml_value(value: Any, where: str) -> str:
+    # JSON's spelling is TOML's for ints, finite floats and bools; not for NaN/inf (TOML: nan, inf), for non-BMP
+    # characters (JSON's surrogate pairs are invalid TOML escapes) or for DEL (must be escaped in TOML strings).
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, (int, float)):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    raise ConfigError(f"{where}: {value!r} cannot be written as TOML")
+
+
 def dump_toml(config: StudyConfig) -> str:
-    """The config as TOML text (every key, so a run's config can be replayed)."""
+    """The config as TOML text (every key, so a run's config can be replayed): ``tomllib`` reads it back equal."""
     lines: list[str] = []
     for name, table in config.to_dict().items():
         lines.append(f"[{name}]")
         for key, value in table.items():
-            lines.append(f"{key} = {json.dumps(value)}")
+            lines.append(f"{key} = {_toml_value(value, f'[{name}] {key}')}")
         lines.append("")
     return "\n".join(lines)

@@ -7,6 +7,14 @@ run finds done stages and skips them, and re-enters an unfinished stage in
 its own folder (training resumes from its last checkpoint there). Two
 configurations never share a folder, so results cannot mix. A lock file
 refuses a second study writing into the same folder at once.
+
+What salscope owns in ``OUT``: ``stages/``, ``.study.lock``, ``report/`` (only
+the files its manifest lists, see :func:`salscope.report.html.write_report`)
+and ``study-config.toml``, the run's resolved config. That file starts with a
+line holding the sha256 of the rest: salscope replaces it only while it is
+exactly what salscope wrote, and refuses (:class:`StudyError`) to write over
+any other file of that name — a hand-written or edited config, e.g. one given
+with ``--config``, is never rewritten. Nothing else in ``OUT`` is touched.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +38,8 @@ from salscope.study.config import StudyConfig, dump_toml
 
 STAGE_FILE = "stage.json"
 LOCK_FILE = ".study.lock"
+RESOLVED_CONFIG = "study-config.toml"
+_HEADER = re.compile(rb"# Written by salscope study \(sha256 ([0-9a-f]{64}) of the lines below\)[^\n]*\n")
 
 
 @dataclass
@@ -90,6 +101,38 @@ def study_lock(out_dir: Path) -> Iterator[None]:
         fh.close()
 
 
+def resolved_config_text(config: StudyConfig) -> str:
+    """What ``OUT/study-config.toml`` holds: a header with the sha256 of the body, then the body (every key)."""
+    body = ("# The resolved configuration of the last study run in this folder; salscope rewrites this file on\n"
+            "# every run. To change the study, copy it under another name, edit the copy and pass --config COPY.\n"
+            + dump_toml(config))
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return f"# Written by salscope study (sha256 {digest} of the lines below)\n{body}"
+
+
+def written_by_salscope(path: Path) -> bool:
+    """True if ``path`` is a resolved config exactly as salscope wrote it (header hash matches the rest)."""
+    data = path.read_bytes()
+    match = _HEADER.match(data)
+    return bool(match) and hashlib.sha256(data[match.end():]).hexdigest() == match.group(1).decode()
+
+
+def write_resolved_config(out_dir: Path, config: StudyConfig) -> Path:
+    """Write ``out_dir/study-config.toml`` unless a file there is not salscope's (then :class:`StudyError`)."""
+    dest = Path(out_dir) / RESOLVED_CONFIG
+    text = resolved_config_text(config)
+    if dest.is_symlink() or dest.exists():
+        if dest.is_file() and not dest.is_symlink() and dest.read_bytes() == text.encode("utf-8"):
+            return dest          # the same config again: leave the file (and its time stamp) alone
+        if dest.is_symlink() or not dest.is_file() or not written_by_salscope(dest):
+            raise StudyError(
+                f"{dest} was not written by salscope or was edited since, and salscope keeps each run's resolved "
+                "config there; it never writes over a file it did not write. Move that file away (to run it, give "
+                "the moved copy with --config) or choose another --out"
+            )
+    return write_text(dest, text)
+
+
 def stage_key(config: StudyConfig, stage: Stage, upstream_keys: dict[str, str]) -> str:
     """Hash of the stage's config tables and its upstream stages' keys."""
     blob = json.dumps(
@@ -133,7 +176,7 @@ def run_stages(
     keys: dict[str, str] = {}
     results: dict[str, dict[str, Any]] = {}
     with study_lock(out_dir):
-        write_text(out_dir / "config.toml", dump_toml(config))
+        write_resolved_config(out_dir, config)
         for stage in stages:
             key = stage_key(config, stage, keys)
             keys[stage.name] = key

@@ -3,7 +3,7 @@
 Layout of ``out_dir``::
 
     config.json                 the full configuration and its hash
-    checkpoints/last.ckpt       written after every epoch (resume point)
+    checkpoints/last.ckpt       written after every epoch (resume point), after best.ckpt
     checkpoints/best.ckpt       best validation score so far (``monitor``)
     logs/metrics.csv            Lightning CSV log (train/val losses, val_nss or val_acc)
     logs/resume<k>/metrics.csv  the log of the k-th resumed session
@@ -14,7 +14,12 @@ model, optimiser, scheduler, loop counters, early-stopping state and the torch
 RNG are restored, and batches are shuffled by ``seed + epoch`` — and is refused
 (:class:`TrainError`, naming the differing options) when the checkpoint's
 configuration hash differs. An ``out_dir`` holding a run is never overwritten
-without ``resume``.
+without ``resume``. Resuming gives the same ``best.ckpt`` as an uninterrupted
+run (``last.ckpt`` is written after the best checkpoint, so it carries the
+best score of its own epoch), and resuming a finished run returns its stored
+metrics. Checkpoints are written atomically (temp file + fsync + rename,
+:class:`~salscope.train.checkpoints.AtomicCheckpointIO`); a truncated or
+unreadable ``last.ckpt``/``best.ckpt`` is refused by name before a resume.
 
 Multi-GPU / multi-node: ``devices``, ``strategy`` (e.g. ``ddp``) and
 ``num_nodes`` are handed to ``lightning.Trainer`` unchanged; samplers are
@@ -36,6 +41,7 @@ import torch
 
 from salscope.errors import TrainError
 from salscope.io import write_json
+from salscope.train.checkpoints import AtomicCheckpointIO, read_checkpoint
 from salscope.train.config import SETUP_NUMBERS, TrainConfig, check_resume, default_layers
 
 
@@ -110,11 +116,11 @@ def _meta(config: TrainConfig, kind: str, **extra: Any) -> dict[str, Any]:
 
 
 def read_checkpoint_meta(path: Path) -> dict[str, Any]:
-    """The ``"salscope"`` entry of a checkpoint (TrainError if it has none)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise TrainError(f"checkpoint {path} could not be read ({exc}); delete it or pass another --out") from exc
+    """The ``"salscope"`` entry of a checkpoint (TrainError if it has none, or the file is truncated/unreadable)."""
+    return _salscope_entry(read_checkpoint(path), path)
+
+
+def _salscope_entry(ckpt: dict[str, Any], path: Path) -> dict[str, Any]:
     if "salscope" not in ckpt:
         raise TrainError(f"checkpoint {path} was not written by `salscope train`; pass another --out")
     return ckpt["salscope"]
@@ -140,11 +146,15 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     out = Path(config.out_dir)
     ckpt_dir = out / "checkpoints"
     last = ckpt_dir / "last.ckpt"
-    resume_from = None
+    resume_from, resumed = None, None
     if last.is_file():
         if not config.resume:
             raise TrainError(f"--out {out} already holds a run ({last}); pass --resume to continue it or choose another --out")
         resume_from = last
+        # Read both checkpoints whole before anything else: a truncated one is named, never trained on or reported.
+        resumed = read_checkpoint(last)
+        if (ckpt_dir / "best.ckpt").is_file():
+            read_checkpoint(ckpt_dir / "best.ckpt")
 
     L.seed_everything(config.seed, workers=True, verbose=False)
     ds, train_ds, val_ds = _load_data(config)
@@ -200,7 +210,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
 
     # The configuration is compared only now, once defaults that depend on the backbone are filled in.
     if resume_from is not None:
-        check_resume(read_checkpoint_meta(resume_from), config, str(resume_from))
+        check_resume(_salscope_entry(resumed, resume_from), config, str(resume_from))
     elif config.resume and (out / "config.json").is_file():
         stored = json.loads((out / "config.json").read_text())
         check_resume(stored, config, str(out / "config.json"))
@@ -214,13 +224,15 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
     val_loader = torch.utils.data.DataLoader(val_set, shuffle=False, **loader_kw) if val_set is not None else None
 
     # Two checkpoint callbacks: Lightning >= 2.6 writes save_last only when a top-k file was written too,
-    # so the resume point (last.ckpt, every epoch) gets its own monitor-less callback.
+    # so the resume point (last.ckpt, every epoch) gets its own monitor-less callback. It runs after the best
+    # callback, so that last.ckpt holds the best score *including* its own epoch: saved before, a resume compared
+    # the next epochs with the previous epoch's best and could replace best.ckpt with a worse epoch.
     last_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="last", monitor=None, save_top_k=1, every_n_epochs=1,
                               enable_version_counter=False)
     best_cb = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor=monitor, mode=mode, save_top_k=1,
                               enable_version_counter=False) if val_loader else None
     extra = list(callbacks or [])
-    callbacks = [last_cb] + ([best_cb] if best_cb else []) + extra
+    callbacks = ([best_cb] if best_cb else []) + [last_cb] + extra
     if config.patience is not None and val_loader is not None:
         callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=int(config.patience)))
     show = progress.enabled() if config.progress is None else bool(config.progress)
@@ -232,7 +244,7 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         strategy=config.strategy, num_nodes=config.num_nodes, deterministic=True,
         logger=CSVLogger(out, name="logs", version=_log_version(out, resume_from)), callbacks=callbacks,
         enable_progress_bar=show, enable_model_summary=False, log_every_n_steps=1,
-        num_sanity_val_steps=0, limit_val_batches=1.0 if val_loader else 0,
+        num_sanity_val_steps=0, limit_val_batches=1.0 if val_loader else 0, plugins=[AtomicCheckpointIO()],
     )
     with warnings.catch_warnings():
         # Expected here: the encoder is kept in eval mode on purpose (frozen BN statistics).
@@ -243,6 +255,8 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
         trainer.fit(task, train_dataloaders=train_loader, val_dataloaders=val_loader,
                     ckpt_path=str(resume_from) if resume_from else None)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+    if resumed is not None and int(trainer.global_step) == int(resumed.get("global_step", -1)):
+        metrics = _finished_metrics(resumed, out, config)   # the run had finished: nothing was trained or logged
     best = best_cb.best_model_path if best_cb else ""
     result = TrainResult(out, last, Path(best) if best else None, int(trainer.current_epoch), metrics,
                          config.config_hash(), cached, cache_layers, bool(trainer.is_global_zero),
@@ -260,6 +274,17 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
                                          "cache_layers": cache_layers, "train_ids": result.train_ids,
                                          "val_ids": result.val_ids})
     return result
+
+
+def _finished_metrics(ckpt: dict[str, Any], out: Path, config: TrainConfig) -> dict[str, float]:
+    """The scores of a run resumed after its last epoch: from its checkpoint, else its result.json."""
+    if "salscope_metrics" in ckpt:
+        return {k: float(v) for k, v in ckpt["salscope_metrics"].items()}
+    try:  # checkpoints written before salscope_metrics existed
+        stored = json.loads((out / "result.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return dict(stored.get("metrics", {})) if stored.get("config_hash") == config.config_hash() else {}
 
 
 def _log_version(out: Path, resume_from: Path | None) -> str:

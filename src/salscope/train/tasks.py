@@ -15,8 +15,9 @@ rate is multiplied by ``lr_decay`` after every epoch (``ExponentialLR``), as in
 the paper's schedule. Batch-norm statistics of the encoder stay frozen (the
 encoder is kept in eval mode): fine-tuning with batches of 10 would otherwise
 overwrite ImageNet statistics with noisy ones. Checkpoints carry a
-``"salscope"`` entry (configuration, hash, encoder/decoder description) and the
-torch RNG state, restored on resume.
+``"salscope"`` entry (configuration, hash, encoder/decoder description), the
+torch RNG state (restored on resume) and ``"salscope_metrics"``, the logged
+scores at the time of saving (what a resumed, already finished run reports).
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ class _Task(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["salscope"] = dict(self.meta)
         checkpoint["salscope_rng"] = torch.get_rng_state()
+        # The scores so far, so that resuming a finished run (no epoch left to train) reports them again.
+        metrics = self.trainer.callback_metrics if self._trainer is not None else {}
+        checkpoint["salscope_metrics"] = {k: float(v) for k, v in metrics.items()
+                                          if getattr(v, "numel", lambda: 1)() == 1}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if "salscope_rng" in checkpoint:
