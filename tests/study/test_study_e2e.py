@@ -86,7 +86,11 @@ def test_stage_numbers_are_sane(study):
     for row in compare["per_layer"]:
         for key in ("cka_pre_saliency", "cka_pre_scene", "cka_saliency_scene"):
             assert -0.2 <= row[key] <= 1.0 + 1e-9
-        assert math.isfinite(row["align_scene"]) and math.isfinite(row["align_replicate"])
+        if row["fine_tuned"]:   # frozen layers do not move: their alignments are undefined (None)
+            assert math.isfinite(row["align_scene"]) and math.isfinite(row["align_replicate"])
+            assert row["decision"] in {V.REPRODUCED, V.NOT_REPRODUCED, V.INCONCLUSIVE}
+        else:
+            assert row["move_saliency"] == pytest.approx(0, abs=1e-9)
     # set-up II changed the fine-tuned layers, not the frozen ones
     comparison = json.loads(next((out / "stages").glob("compare-*/comparison.json")).read_text())
     change = dict(zip(comparison["layers"], comparison["weight_change"]["saliency"]))
