@@ -16,7 +16,8 @@ def _split(value: Optional[str]) -> Optional[list[str]]:
 
 def study(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="Study config (TOML); keys override the preset."),
-    quick: bool = typer.Option(False, "--quick", help="Preset: CPU in minutes (efficientnet_lite0, few epochs, subsets)."),
+    quick: bool = typer.Option(False, "--quick", help="Preset: a smoke run in minutes (efficientnet_lite0, few epochs, subsets); too small for the verdicts to be trusted."),
+    standard: bool = typer.Option(False, "--standard", help="Preset: a study whose verdicts mean something on a 2-core CPU (whole OSIE train split less the annotated images, early stopping, all 150 annotated images, whole test split)."),
     paper: bool = typer.Option(False, "--paper", help="Preset: the paper's VGG-16 set-up (needs ImageNet VGG-16 weights, ideally a GPU)."),
     out: Path = typer.Option(Path("runs/study"), "--out", "-o", help="Study folder (stages cache + report/)."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default: $SALSCOPE_DATA)."),
@@ -24,8 +25,10 @@ def study(
     force: Optional[str] = typer.Option(None, "--force", help="Re-run these stages even if cached (comma-separated)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as TOML and exit."),
 ) -> None:
-    """Run the paper's study: train set-ups I/II/III, evaluate deep vs classical on natural images and pop-out
-    arrays, neuron analysis, representation comparison, then write OUT/report/index.html.
+    """Run the paper's study: train set-ups I/II/II′/III (none on the region-annotated images), evaluate deep vs
+    classical on natural images and pop-out arrays, neuron analysis with permutation nulls and random-init
+    references, representation comparison against a same-task replicate, then write OUT/report/index.html with
+    each finding's verdict and the evidence behind it.
 
     Each stage is cached under OUT/stages/<stage>-<hash of its config>; a killed run resumes at the stage it was in.
     The run's resolved config is saved as OUT/study-config.toml; the --config file itself is never written.
@@ -33,9 +36,10 @@ def study(
     from salscope.study.config import dump_toml, load_config
     from salscope.study.pipeline import run_study
 
-    if quick and paper:
-        raise ConfigError("--quick and --paper exclude each other; choose one preset")
-    preset = "quick" if quick else "paper" if paper else None
+    chosen = [name for name, on in (("quick", quick), ("standard", standard), ("paper", paper)) if on]
+    if len(chosen) > 1:
+        raise ConfigError(f"--{' and --'.join(chosen)} exclude each other; choose one preset")
+    preset = chosen[0] if chosen else None
     cfg = load_config(config, preset)
     if show_config:
         typer.echo(dump_toml(cfg))
