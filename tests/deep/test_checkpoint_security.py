@@ -121,3 +121,21 @@ def test_decoder_only_imagenet_resolved_from_the_cache_only(www, tmp_path, monke
     assert len(log) == 1
     model = load_checkpoint(ckpt)
     assert torch.equal(model.encoder.conv1.weight, state["conv1.weight"]) and len(log) == 1
+
+
+def test_checkpoint_with_nan_weights_is_refused(tmp_path, capsys):
+    """A diverged training's checkpoint is named, not turned into all-NaN maps (issue 19)."""
+    from salscope.cli import main
+
+    state = _state(3)
+    state["conv1.weight"] = torch.full_like(state["conv1.weight"], float("nan"))
+    ckpt = _checkpoint(tmp_path / "nan.pt", "none", decoder_only=False, encoder_state=state)
+    with pytest.raises(ModelError, match=r"NaN or infinite values .*encoder|conv1.weight"):
+        load_checkpoint(ckpt)
+    img = tmp_path / "a.png"
+    from PIL import Image
+    import numpy as np
+
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(img)
+    assert main(["predict", str(img), "--out", str(tmp_path / "out"), "--model", str(ckpt)]) == 2
+    assert "NaN or infinite" in capsys.readouterr().err and not (tmp_path / "out" / "a.png").exists()

@@ -125,3 +125,20 @@ def test_a_write_cut_half_way_leaves_the_old_checkpoint(tiny, monkeypatch):
     with pytest.raises(TrainError, match=r"could not write checkpoint .*\.ckpt \(.*No space left.*previous one is kept"):
         train(tiny("cut_write", epochs=2, resume=True))
     assert {p.name: p.read_bytes() for p in ckpts.iterdir()} == before
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("lr", float("inf"), "--lr must be a finite number"),
+    ("max_images", -5, "--max-images: must be >= 1"),
+    ("max_val_images", 0, "--max-val-images: must be >= 1"),
+    ("threads", -2, "--threads: must be >= 1"),
+    ("batch_size", 0, "--batch-size: must be >= 1"),
+    ("input_size", (16, 1000000), "at most 4096 pixels"),
+    ("weight_decay", float("nan"), "--weight-decay: must be a finite number"),
+])
+def test_train_config_refuses_bad_numbers(field, value, message):
+    from salscope.errors import ConfigError
+    from salscope.train.config import TrainConfig
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{field: value})

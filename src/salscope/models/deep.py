@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from salscope.errors import ModelError
-from salscope.models.backbones.base import state_dict_mismatch
+from salscope.models.backbones.base import check_finite, state_dict_mismatch
 from salscope.models.base import SaliencyModel, as_rgb_image
 from salscope.models.decoders import decoder_from_config
 from salscope.models.registry import CHECKPOINT_SUFFIXES, register_model
@@ -224,6 +224,7 @@ def load_module_state(module: nn.Module, state: Mapping[str, torch.Tensor], sour
     if mismatch:
         raise ModelError(f"weights from {source} do not fit the {what}: {mismatch}; "
                          "use the file written for this model configuration")
+    check_finite(state, source)
     module.load_state_dict(dict(state), strict=True)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -121,8 +122,21 @@ class TrainConfig:
         for name in ("batch_size", "epochs", "num_nodes"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')}: must be >= 1, got {getattr(self, name)}")
-        if not (self.lr > 0 and 0 < self.lr_decay <= 1):
-            raise ConfigError(f"--lr must be > 0 and --lr-decay in (0, 1], got {self.lr} and {self.lr_decay}")
+        if not (math.isfinite(self.lr) and self.lr > 0 and 0 < self.lr_decay <= 1):
+            raise ConfigError(f"--lr must be a finite number > 0 and --lr-decay in (0, 1], got {self.lr} and {self.lr_decay}")
+        for name in ("weight_decay", "density_sigma_deg"):
+            value = float(getattr(self, name))
+            if not (math.isfinite(value) and value >= 0):
+                raise ConfigError(f"--{name.replace('_', '-')}: must be a finite number >= 0, got {value}")
+        for name in ("max_images", "max_val_images", "patience", "threads"):
+            value = getattr(self, name)
+            if value is not None and int(value) < (0 if name == "patience" else 1):
+                raise ConfigError(f"--{name.replace('_', '-')}: must be >= {0 if name == 'patience' else 1} "
+                                  f"(or left out), got {value}")
+        if self.num_workers < 0:
+            raise ConfigError(f"--num-workers: must be >= 0, got {self.num_workers}")
+        if max(self.input_size) > 4096 or (self.target_size and max(self.target_size) > 4096):
+            raise ConfigError(f"input_size/target_size: at most 4096 pixels a side, got {self.input_size} / {self.target_size}")
 
     @classmethod
     def from_preset(cls, preset: str | None, **overrides: Any) -> "TrainConfig":

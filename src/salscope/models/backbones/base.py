@@ -267,8 +267,17 @@ class Backbone(nn.Module):
                 f"weights from {source} do not fit backbone '{self.name}': {mismatch}. "
                 f"Pass a {self.name} state dict with the original key names (e.g. {next(iter(own))})"
             )
+        check_finite(given, source)
         self.load_state_dict(given, strict=True)
         self.weights_source = source
+
+
+def check_finite(state: Mapping[str, Any], source: str) -> None:
+    """ModelError when a floating-point tensor of ``state`` holds NaN/inf (a diverged training's weights)."""
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ModelError(f"weights from {source} hold NaN or infinite values in {len(bad)} tensor(s) (e.g. {bad[0]}): "
+                         "the training diverged; retrain with a smaller --lr or use an earlier checkpoint")
 
 
 def state_dict_mismatch(
