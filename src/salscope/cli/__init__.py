@@ -8,7 +8,9 @@ clear line and exit with status 2.
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
 
 import typer
@@ -59,12 +61,44 @@ for _name in _SUBCOMMANDS:
     importlib.import_module(f"salscope.cli.{_name}").register(app)
 
 
+_OS_FIXES = {
+    errno.ENOSPC: "free some disk space or pass another --out",
+    errno.EDQUOT: "free some disk space or pass another --out",
+    errno.EFBIG: "the file is larger than this file system or process allows; pass another --out",
+    errno.EACCES: "check the permissions, or pass another --out",
+    errno.EPERM: "check the permissions, or pass another --out",
+    errno.EROFS: "the file system is read-only; pass another --out",
+    errno.ENOTDIR: "a path component is a file, not a folder; pass another --out",
+    errno.EISDIR: "a folder stands where a file is expected; pass a file path",
+    errno.EEXIST: "a file stands where a folder is expected; pass another --out",
+}
+
+
+def _debug() -> bool:
+    return os.environ.get("SALSCOPE_DEBUG", "").lower() not in ("", "0", "false", "no")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``salscope`` console script."""
+    """Entry point of the ``salscope`` console script.
+
+    Bad input ends with one line (``error: …``) and exit status 2; so does a
+    file-system failure (full disk, read-only or missing folder, a file where a
+    folder should be), naming the path. ``SALSCOPE_DEBUG=1`` shows the full
+    traceback of those too; an unexpected bug always shows one.
+    """
     try:
         app(args=argv, standalone_mode=False)
     except SalscopeError as exc:
+        if _debug():
+            raise
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        return 2
+    except OSError as exc:
+        if _debug() or exc.errno not in _OS_FIXES:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        typer.secho(f"error: could not write or read{where}: {exc.strerror}; {_OS_FIXES[exc.errno]} "
+                    "(SALSCOPE_DEBUG=1 shows the traceback)", fg=typer.colors.RED, err=True)
         return 2
     except typer.Exit as exc:
         return exc.exit_code
