@@ -208,6 +208,6 @@ def test_category_shift_attached(result, tmp_path):
     counts = {(r["model"], r["category"]): r["count_change"] for r in comp.category_shift["categories"]}
     assert counts[("sal", "person head")] == 1 and counts[("sal", "text")] == -1 and counts[("scene", "text")] == 0
     write_comparison(comp, tmp_path, figures=False)
-    assert (tmp_path / "best_category_changed.csv").read_text().splitlines()[1].startswith("sal,conv5_3,3,3,1")
+    assert (tmp_path / "best_category_changed.csv").read_text().splitlines()[1].startswith("sal,conv5_3,3,3,3,1")  # channels, scored in all, compared, changed
     with pytest.raises(AnalysisError, match="one per model"):
         add_category_shift(comp, [res(base, "pre")])
