@@ -212,6 +212,25 @@ def _contrast(per_unit: dict[str, np.ndarray], summary: dict[str, float], first:
             "n_units": int(len(per_unit[best_a])), "n_boot": n_boot}
 
 
+def _difference_figure(per_unit: dict[str, np.ndarray], reference: str, models: list[str], dest: Path, *,
+                       n_boot: int, seed: int, xlabel: str, title: str) -> dict[str, Any] | None:
+    """Bars of ``model − reference`` per model with paired-bootstrap 95 % intervals (finding 3's evidence)."""
+    from salscope.analysis.intervals import paired_bootstrap  # noqa: PLC0415
+    from salscope.study import figures as sf  # noqa: PLC0415
+
+    rows = []
+    for m in models:
+        if m in per_unit and m != reference:
+            d, lo, hi = paired_bootstrap(per_unit[m], per_unit[reference], n_boot=n_boot, seed=seed)
+            rows.append({"model": m, "diff": d if np.isfinite(d) else None, "lo": lo, "hi": hi})
+    if not rows:
+        return None
+    path = sf.interval_bars(rows, dest, label="model", value="diff", lo="lo", hi="hi", xlabel=xlabel, title=title)
+    return {"path": str(path), "alt": f"Bars of each model minus {reference} with 95 % bootstrap intervals",
+            "caption": title + " (paired bootstrap over the same units; finding 3 needs the trained set-ups' "
+                               "interval on the right side of 0)."}
+
+
 def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
     """Score deep (I, II, built-in), classical and baseline models on the natural test split.
 
@@ -248,11 +267,18 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
     contrast = None if c is None else {"metric": metric, "deep": c["first"], "classical": c["second"],
                                        "deep_value": c["first_value"], "classical_value": c["second_value"],
                                        "diff": c["diff"], "lo": c["lo"], "hi": c["hi"], "n_images": c["n_units"]}
+    figures = []
+    if c is not None:
+        fig = _difference_figure(per_image, c["second"], list(deep) + [m for m in e.classical if m != c["second"]],
+                                 ctx.folder / "figures" / "natural_differences.png", n_boot=e.bootstrap,
+                                 seed=ctx.config.data.split_seed, xlabel=f"{metric} − {c['second']}",
+                                 title=f"Natural images: each model's {metric} minus the best classical ({c['second']})")
+        figures += [fig] if fig else []
     text = (f"{result.n_images} {e.split} images. Finding 3 is decided on {metric} (mean of per-image values) by the "
             "set-ups trained in this study; the built-in model is shipped, trained on the OSIE train split, and "
             "shown for reference only.")
     return {"table": table, "n_images": result.n_images, "split": e.split, "convention": e.convention,
-            "metrics": metrics, "figures": [], "contrast": contrast, "text": text,
+            "metrics": metrics, "figures": figures, "contrast": contrast, "text": text,
             "image_ids": [str(i) for i in dataset.ids[: result.n_images]]}
 
 
@@ -299,6 +325,11 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     figures = [{"path": str(path), "alt": f"Pop-out results per level for the {key.split('_', 1)[-1]} dimension",
                 "caption": f"Fraction of targets found and fixations to find them vs target–distractor difference ({key})."}
                for key, path in files.items() if str(path).endswith(".png")]
+    if c is not None:
+        fig = _difference_figure(per_array, c["first"], list(kinds), ctx.folder / "popout_differences.png",
+                                 n_boot=p.bootstrap, seed=p.seed, xlabel=f"found first − {c['first']}",
+                                 title=f"Pop-out: each model's targets found by the first fixation minus {c['first']}")
+        figures = ([fig] if fig else []) + figures
     text = (f"{len(images)} pop-out arrays (conjunction controls left out of the verdict); a fixation hits when the "
             f"{'nearest item to it is the target' if p.hit == 'item' else p.hit + ' rule says so'}; centre priors off.")
     return {"overall": overall, "by_dimension": by_dim, "figures": figures, "set": str(set_dir),
@@ -601,6 +632,19 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
         per_layer.append(out)
     figures = [{"path": str(path), "alt": f"CKA figure {key.replace('_', ' ')}", "caption": key.replace("_", " ")}
                for key, path in files.items() if str(path).endswith(".png")]
+    rows = [{"layer": r["layer"], "task_effect": r.get("task_effect"), "lo": (r.get("task_effect_ci") or [None, None])[0],
+             "hi": (r.get("task_effect_ci") or [None, None])[1]} for r in per_layer if r["fine_tuned"]]
+    if any(r["task_effect"] is not None for r in rows):
+        from salscope.study import figures as sf  # noqa: PLC0415
+
+        path = sf.interval_bars(rows, ctx.folder / "task_effect.png", label="layer", value="task_effect", lo="lo",
+                                hi="hi", xlabel="cos(D_II, D_II′) − cos(D_II, D_III)",
+                                title=f"Finding 4's test per fine-tuned layer (equivalence margin {c.margin})")
+        figures.insert(0, {"path": str(path), "alt": "Bars of the task effect per fine-tuned layer with bootstrap intervals",
+                           "caption": "How much better a same-task replicate (II′) aligns with set-up II's change than "
+                                      "the scene-trained III does, per fine-tuned layer, with 95 % bootstrap intervals "
+                                      "over images; 'reproduced' needs the deepest layer's interval above 0 and not "
+                                      f"inside [0, {c.margin})."})
     text = (f"{len(dataset)} {c.split} images (none trained on), debiased linear CKA on spatially pooled activations, "
             f"{c.bootstrap} bootstrap resamples of the images; equivalence margin {c.margin} on the direction "
             "statistic." + _scene_mix(ctx))
