@@ -379,6 +379,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     both, with a bootstrap interval over images, and person head − text.
     """
     from salscope.analysis import neuron_figures as nf  # noqa: PLC0415
+    from salscope.analysis import neuron_evidence as ne  # noqa: PLC0415
     from salscope.analysis import neuron_stats as ns  # noqa: PLC0415
     from salscope.analysis.neurons import analyse_neurons, compare_neurons, fig5_channel  # noqa: PLC0415
     from salscope.data.regions import load_voc_regions  # noqa: PLC0415
@@ -415,41 +416,8 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     seed = ctx.config.data.split_seed
 
     # -- finding 1: permutation null, random-init reference, Holm over categories × layers ----------------
-    encoded, nulls = [], {}
-    for layer in layers:
-        ln = pre.layer(layer)
-        null = ns.permutation_null(ln.region_scores, region_cat, cats, channels=ln.fires, top_k=n.top_k,
-                                   threshold=n.threshold, n_perm=n.permutations, seed=seed)
-        nulls[layer] = null
-        cross = ns.cross_fitted(ln.region_scores, region_cat, region_img, cats, channels=ln.fires, top_k=n.top_k,
-                                threshold=n.threshold, seed=seed)
-        sel = ns.selectivity(ln.region_scores, region_cat, region_img, cats, channels=ln.fires,
-                             threshold=n.threshold, alpha=n.alpha)
-        rand_excess = []
-        for res in randoms.values():
-            rl = res.layer(layer)
-            rn = ns.permutation_null(rl.region_scores, region_cat, cats, channels=rl.fires, top_k=n.top_k,
-                                     threshold=n.threshold, n_perm=max(100, n.permutations // 5), seed=seed)
-            rand_excess.append(rn.observed_top_k - np.nanmean(rn.null_top_k, axis=0))
-        excess = null.observed_top_k - np.nanmean(null.null_top_k, axis=0)
-        cs = pre.category_scores(layer)
-        for k, cat in enumerate(cats):
-            rmax = max((float(r[k]) for r in rand_excess if np.isfinite(r[k])), default=None)
-            encoded.append({
-                "layer": layer, "category": cat, "instances": int(cs.n_instances[k]),
-                "top_k_mean": _num(null.observed_top_k[k]), "null_top_k_mean": _num(np.nanmean(null.null_top_k[:, k])),
-                "top_k_excess": _num(excess[k]), "p_top_k": _num(null.p_top_k[k]),
-                "count_above": int(null.observed_count[k]), "null_count_mean": _num(null.null_count_mean[k]),
-                "count_excess": _num(null.count_excess[k]), "p_count": _num(null.p_count[k]),
-                "random_excess_max": rmax, "cross_top_k": _num(cross.cross_top_k[k]),
-                "cross_count": _num(cross.cross_count[k]), "selective_channels": int(sel.selective_count[k]),
-            })
-    adjusted = ns.holm(np.asarray([r["p_top_k"] if r["p_top_k"] is not None else np.nan for r in encoded]))
-    for row, p_adj in zip(encoded, adjusted):
-        row["p_holm"] = _num(p_adj)
-        beats_random = row["random_excess_max"] is None or (row["top_k_excess"] or -np.inf) > row["random_excess_max"]
-        row["encoded"] = bool(row["p_holm"] is not None and row["p_holm"] < n.alpha and beats_random
-                              and row["instances"] > 0)
+    encoded, nulls = ne.encoding_table(pre, list(randoms.values()), layers, top_k=n.top_k, threshold=n.threshold,
+                                       n_perm=n.permutations, alpha=n.alpha, seed=seed)
 
     # -- finding 2: gain pretrained → II with a bootstrap over images ----------------------------------------
     deepest = layers[-1]
