@@ -30,7 +30,7 @@ def test_defaults_then_preset_then_file(tmp_path):
 def test_unknown_key_lists_valid_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'epoch'.*valid keys:.*epochs"):
         build_config({"train": {"epoch": 3}})
-    with pytest.raises(ConfigError, match=r"unknown table \[trian\].*valid tables: data, train"):
+    with pytest.raises(ConfigError, match=r"unknown table \[trian\].*valid tables: run, data, train"):
         build_config({"trian": {}})
     with pytest.raises(ConfigError, match="expects a int"):
         build_config({"train": {"epochs": "three"}})
