@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,28 @@ def osie_regions(data_root, osie):
     if not folder.is_dir():
         pytest.skip(f"region annotations not found at {folder}")
     return load_voc_regions(folder, osie.stimuli)
+
+
+@pytest.fixture()
+def www(tmp_path):
+    """(root folder, base URL, request log) of a quiet logging file server."""
+    root = tmp_path / "www"
+    root.mkdir()
+    log: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            log.append(self.path)
+            super().do_GET()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", log
+    httpd.shutdown()
+    httpd.server_close()

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
@@ -19,31 +17,6 @@ from salscope.models.backbones import get_backbone
 from salscope.models.backbones.weights import TRUST_FILE, WeightsFile, cached_path, weights_cache
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture()
-def www(tmp_path):
-    """(root folder, base URL, request log) of a quiet logging file server."""
-    root = tmp_path / "www"
-    root.mkdir()
-    log: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            log.append(self.path)
-            super().do_GET()
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", log
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _resnet_file(tmp_path, seed: int):

@@ -8,8 +8,6 @@ encoder weights from its state dict) or fails with a clear ModelError.
 from __future__ import annotations
 
 import hashlib
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -23,30 +21,6 @@ from salscope.models.decoders import build_decoder
 from salscope.models.deep import DeepSaliency, load_checkpoint, load_encoder
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture()
-def www(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    log: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            log.append(self.path)
-            super().do_GET()
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield root, f"http://127.0.0.1:{httpd.server_address[1]}", log
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _state(seed: int) -> dict:
