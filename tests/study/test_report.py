@@ -229,3 +229,10 @@ def test_a_report_folder_without_manifest_keeps_its_files(tmp_path):
     index = _report(tmp_path)
     assert (report / "thesis.tex").read_text() == "mine" and index.is_file()
     assert "thesis.tex" not in json.loads((report / ".salscope-manifest.json").read_text())["files"]
+
+
+def test_finding_encoded_is_inconclusive_when_permutations_cannot_reach_alpha():
+    neurons = {**_neurons(), "permutations": 100}     # 10 tests: smallest Holm p = 10/101 > 0.05
+    v = F.decide_encoded(neurons)
+    assert v.status == V.INCONCLUSIVE and "cannot reach" in v.reason
+    assert F.decide_encoded({**_neurons(), "permutations": 1000}).status == V.REPRODUCED

@@ -110,7 +110,8 @@ class NeuronsConfig:
     batch_size: int = 8
     input_size: list[int] = field(default_factory=list)   # [] = the training input size
     random_seeds: int = 3            # random-initialisation references for finding 1 (0 = none)
-    permutations: int = 1000         # label permutations for finding 1's null
+    permutations: int = 1000         # label permutations for finding 1's null (Holm over K × L tests needs
+                                     # permutations + 1 > K·L / alpha to reject at all: 36 tests → ≥ 720)
     bootstrap: int = 1000            # image resamples for finding 2's interval
     alpha: float = 0.05              # family-wise error rate (Holm over categories × layers)
     allow_trained_images: bool = False   # analyse images II/III were trained on (the report flags it)
@@ -160,7 +161,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                   "max_val_images": 40, "lr": 2e-3},
         "evaluate": {"max_images": 40},
         "popout": {"preset": "quick"},
-        "neurons": {"max_images": 60, "random_seeds": 1, "permutations": 500, "bootstrap": 500},
+        "neurons": {"max_images": 60, "random_seeds": 1, "permutations": 2000, "bootstrap": 500},
         "compare": {"max_images": 60, "bootstrap": 200},
     },
     "standard": {

@@ -93,6 +93,12 @@ def decide_encoded(neurons: dict[str, Any]) -> Verdict:
         key = (bool(row.get("encoded")), -(row.get("p_holm") if row.get("p_holm") is not None else 1.0))
         if old is None or key > (bool(old.get("encoded")), -(old.get("p_holm") if old.get("p_holm") is not None else 1.0)):
             best[row["category"]] = row
+    n_tests = sum(1 for r in rows if r.get("instances") and r.get("p_holm") is not None)
+    n_perm = neurons.get("permutations")
+    if n_perm and n_tests and n_tests / (n_perm + 1) >= alpha:
+        return Verdict(INCONCLUSIVE, f"{n_perm} permutations cannot reach α = {alpha} after Holm over {n_tests} tests "
+                                     f"(smallest possible adjusted p = {n_tests}/{n_perm + 1}); use more "
+                                     "[neurons] permutations")
     absent = [c for c in ENCODED_CATEGORIES if c not in best]
     parts = ", ".join(f"{c}: {'encoded' if best[c].get('encoded') else 'not'} in {best[c]['layer']} "
                       f"(Holm p {best[c].get('p_holm', float('nan')):.3g})" for c in ENCODED_CATEGORIES if c in best)

@@ -540,7 +540,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     return {"layers": layers, "threshold": n.threshold, "top_k": n.top_k, "per_category": per_category,
             "changed": changed, "figures_encoded": figures_encoded, "figures_bias": figures_bias, "text": text,
             "n_images": len(subset), "image_ids": list(subset.ids), "overlap_ids": overlap, "encoded": encoded,
-            "alpha": n.alpha, "random_seeds": len(randoms), "gain": gain_rows, "contrast": contrast,
+            "alpha": n.alpha, "random_seeds": len(randoms), "permutations": n.permutations, "gain": gain_rows, "contrast": contrast,
             "encoded_text": encoded_text, "gain_text": gain_text, "regions_few_fixations": few,
             "input_size": input_size}
 
