@@ -31,7 +31,8 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     path = Path(value).expanduser()
     if not path.is_dir():
         source = "--data-dir" if override is not None else DATA_ENV
-        raise DataError(f"data folder {path} (from {source}) does not exist; point {source} at an existing folder")
+        what = "is a file, not a folder" if path.exists() else "does not exist"
+        raise DataError(f"data folder {path} (from {source}) {what}; point {source} at an existing folder")
     return path
 
 

@@ -623,6 +623,9 @@ def evaluate(
     base_src = resolve_model(baseline) if "ig" in metrics else None
     notes = _ig_notes(sources, base_src, convention, map_density) if base_src is not None else []
     ppd = dataset.meta.get("ppd")
+    if ppd is not None and not (isinstance(ppd, (int, float, np.integer, np.floating)) and np.isfinite(ppd) and ppd > 0):
+        raise AnalysisError(f"data set '{dataset.name}' has meta['ppd'] = {ppd!r}; pixels per degree must be a "
+                            "number > 0 (fix the data set's meta)")
     if convention == "tuebingen" and any(m in metrics for m in ("cc", "kld", "sim", "emd")) or INTER_OBSERVER in names:
         if not ppd:
             raise AnalysisError(f"data set '{dataset.name}' has no meta['ppd']; the gold maps need pixels per degree")

@@ -442,6 +442,11 @@ def evaluate_popout(
     _check_hit(hit, disc_radius)
     if not models:
         raise AnalysisError("models is empty: name at least one model (e.g. --models spectral_residual)")
+    if isinstance(max_images, bool) or not isinstance(max_images, (int, np.integer)) or max_images < 0:
+        raise AnalysisError(f"max_images={max_images!r} (--max-images) must be a whole number ≥ 0 (0 = all)")
+    if isinstance(max_fixations, bool) or not isinstance(max_fixations, (int, np.integer)) or max_fixations < 1:
+        raise AnalysisError(f"max_fixations={max_fixations!r} (--max-fixations) must be a whole number ≥ 1 "
+                            f"(P3: {MAX_FIXATIONS})")
     pset = set_dir if isinstance(set_dir, PopoutSet) else load_popout_set(set_dir)
     if dimensions is not None:
         unknown = [d for d in dimensions if d not in DIMENSIONS]
@@ -450,8 +455,6 @@ def evaluate_popout(
     indices = [i for i, e in enumerate(pset.entries) if dimensions is None or e["dimension"] in dimensions]
     if not indices:
         raise AnalysisError(f"no search arrays of dimensions {list(dimensions or [])} in {pset.folder}")
-    if max_images < 0:
-        raise AnalysisError(f"max_images={max_images} must be ≥ 0 (0 = all)")
     if 0 < max_images < len(indices):
         keep = np.unique(np.linspace(0, len(indices) - 1, max_images).round().astype(int))
         indices = [indices[k] for k in keep]

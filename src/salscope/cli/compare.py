@@ -42,6 +42,11 @@ def compare(
     from salscope.analysis.compare import add_category_shift, compare_models, write_comparison
     from salscope.data.datasets import load_dataset
 
+    for option, value, least in (("--batch-size", batch_size, 1), ("--max-images", max_images, 0), ("--n-boot", n_boot, 0)):
+        if value < least:
+            raise ConfigError(f"{option} must be at least {least}, got {value}"
+                              + (" (0 = all images)" if option == "--max-images" else "")
+                              + (" (0 = no bootstrap intervals)" if option == "--n-boot" else ""))
     specs = _split_list(models) or []
     if len(specs) < 2:
         raise ConfigError("--models needs at least two comma-separated backbone names or checkpoints, e.g. vgg16,run2/best.ckpt")

@@ -7,6 +7,9 @@ from typing import Optional
 
 import typer
 
+#: What ``data show --out`` writes (matplotlib formats that need nothing beyond matplotlib).
+FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
 DATA_DIR_HELP = "Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."
 
 
@@ -74,7 +77,7 @@ def register(app: typer.Typer) -> None:
     @data_app.command("show")
     def show_cmd(name: str = typer.Argument(..., help="Data set name (osie, ...) or folder."),
                  image_id: str = typer.Argument(..., help="Image id (file stem), e.g. 1001."),
-                 out: Path = typer.Option(..., "--out", "-o", help="PNG to write."),
+                 out: Path = typer.Option(..., "--out", "-o", help="Figure to write: .png, .jpg, .pdf or .svg."),
                  regions: Optional[Path] = typer.Option(None, "--regions", help="Region annotations (VOC folder, "
                                                         "labelme or COCO JSON); default <data dir>/<name>-regions if present."),
                  sigma_deg: float = typer.Option(1.0, "--sigma-deg", help="Density blur in degrees of visual angle."),
@@ -83,8 +86,16 @@ def register(app: typer.Typer) -> None:
         from salscope.data.datasets import load_dataset
         from salscope.data.regions import load_regions
         from salscope.data.viz import show_image
+        import math
+
+        from salscope.errors import ConfigError
         from salscope.io import save_figure
 
+        if out.suffix.lower() not in FIGURE_SUFFIXES:
+            raise ConfigError(f"--out {out}: cannot write a {out.suffix or 'suffix-less'} file; end the name in one of "
+                              f"{', '.join(FIGURE_SUFFIXES)} (e.g. {out.with_suffix('.png').name})")
+        if not (math.isfinite(sigma_deg) and sigma_deg >= 0):
+            raise ConfigError(f"--sigma-deg must be a finite number >= 0 (degrees of visual angle), got {sigma_deg}")
         ds = load_dataset(name, data_dir)
         i = ds.index(image_id)
         reg = None

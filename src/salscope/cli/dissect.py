@@ -84,19 +84,25 @@ def dissect_command(
     from salscope.data import load_dataset  # noqa: PLC0415
     from salscope.models.deep import load_encoder  # noqa: PLC0415
 
+    for option, value, least in (("--batch-size", batch_size, 1), ("--threads", threads, 1), ("--max-images", max_images, 1),
+                                 ("--top-k", top_k, 1)):
+        if value is not None and value < least:
+            raise AnalysisError(f"{option} must be at least {least} (or left out for the default), got {value}")
     if threads:
         torch.set_num_threads(threads)
     layer_list = [v.strip() for v in layers.split(",") if v.strip()]
     if not layer_list:
         raise AnalysisError("--layers: give at least one layer name, e.g. --layers conv4_3,conv5_1,conv5_3")
     isize, msize = _size(input_size, "--input-size"), _size(mask_size, "--mask-size")
+    taken: set[str] = set()
+    # Every model first (a bad checkpoint fails before any image is read), then the data.
+    loaded = [(_label(spec, taken), spec, load_encoder(spec, weights=None if weights.lower() == "none" else weights))
+              for spec in model]
     ds = load_dataset(dataset, data_dir)
     reg = _load_regions(regions, ds.stimuli, data_dir)
     out_dir = Path(out)
-    results, encoders, taken = {}, {}, set()
-    for spec in model:
-        label = _label(spec, taken)
-        enc = load_encoder(spec, weights=None if weights.lower() == "none" else weights)
+    results, encoders = {}, {}
+    for label, spec, enc in loaded:
         res = analyse_neurons(enc, ds, reg, layer_list, name=label, input_size=isize, batch_size=batch_size,
                               max_images=max_images, top_k=top_k, threshold=threshold, aggregation=aggregation,
                               convention=convention, mask_size=msize, quantile=quantile, iou_threshold=iou_threshold)

@@ -57,6 +57,15 @@ def _read_json(path: Path, what: str):
         raise DataError(f"{what} {path} is not valid JSON ({exc}); fix or replace the file") from exc
 
 
+def check_ppd(value, where: str) -> float:
+    """``value`` as pixels per degree of visual angle: a finite number > 0; :class:`DataError` naming ``where`` otherwise."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not ok or not np.isfinite(value) or value <= 0:
+        raise DataError(f"{where}: ppd (pixels per degree of visual angle) is {value!r}; give a number > 0, "
+                        "e.g. 24 for an 800 px wide image spanning about 33 degrees")
+    return float(value)
+
+
 def load_osie(data_dir: str | os.PathLike | None = None) -> Dataset:
     """Load OSIE (Xu et al. 2014): 700 images 800×600, 15 subjects, 98,321 fixations.
 
@@ -255,6 +264,7 @@ def load_mit1003(path: str | os.PathLike, *, source: str = "auto", ppd: float = 
     Judd, T., Ehinger, K., Durand, F., Torralba, A. "Learning to predict where
     humans look", ICCV 2009.
     """
+    ppd = check_ppd(ppd, "load_mit1003")
     root = Path(path)
     stim_dir = root / "ALLSTIMULI"
     if not stim_dir.is_dir():
@@ -326,6 +336,7 @@ def load_cat2000(path: str | os.PathLike, *, ppd: float = CAT2000_PPD) -> Datase
     Borji, A., Itti, L. "CAT2000: A large scale fixation dataset for boosting
     saliency research", CVPR 2015 workshop "Future of Datasets".
     """
+    ppd = check_ppd(ppd, "load_cat2000")
     root = Path(path)
     stim_root, fix_root = root / "Stimuli", root / "FIXATIONLOCS"
     for d in (stim_root, fix_root):
@@ -629,6 +640,8 @@ def load_folder(path: str | os.PathLike, *, name: str | None = None) -> Dataset:
         extra = _read_json(root / "meta.json", "meta file")
         if not isinstance(extra, dict):
             raise DataError(f"{root / 'meta.json'}: expected a JSON object such as {{\"ppd\": 24, \"name\": \"mine\"}}")
+        if "ppd" in extra:
+            extra["ppd"] = check_ppd(extra["ppd"], str(root / "meta.json"))
         meta.update(extra)
     return Dataset(name or meta.get("name") or root.name, stimuli, fix, meta)
 
@@ -673,4 +686,7 @@ def load_dataset(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | 
         if (p / "images" / "train").is_dir():
             return load_salicon(p, "train")
         return load_folder(p)
+    if p.exists():
+        raise DataError(f"data set path {p} is a file, not a folder; pass the data set's folder (images/ plus "
+                        f"fixations) or a name: {', '.join(LOADERS)}")
     raise DataError(f"unknown data set {name_or_path!r}: use one of {', '.join(LOADERS)} or an existing folder")

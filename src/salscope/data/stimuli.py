@@ -19,6 +19,14 @@ from salscope.errors import DataError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
 
 
+def _bomb_error(path: Path, exc: Exception) -> DataError:
+    from PIL import Image
+
+    return DataError(f"image {path} claims more pixels than the decoder allows ({exc}); it is corrupt or a "
+                     "decompression bomb: replace it (for a genuine huge image, raise PIL.Image.MAX_IMAGE_PIXELS, "
+                     f"now {Image.MAX_IMAGE_PIXELS}, or downscale it)")
+
+
 def _open(path: Path):
     from PIL import Image, UnidentifiedImageError
 
@@ -26,6 +34,8 @@ def _open(path: Path):
         raise DataError(f"image file {path} does not exist; check the data folder or re-fetch the data set")
     try:
         return Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise _bomb_error(path, exc) from exc
     except (UnidentifiedImageError, OSError) as exc:
         raise DataError(f"cannot read image {path} ({exc}); the file is corrupt or not an image: replace it") from exc
 
@@ -49,12 +59,16 @@ def to_rgb(img) -> np.ndarray:
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """Read one image file as uint8 ``H×W×3`` RGB; :class:`DataError` naming the file if it fails."""
+    from PIL import Image
+
     path = Path(path)
     img = _open(path)
     try:
         with img:
             img.load()
             return to_rgb(img)
+    except Image.DecompressionBombError as exc:
+        raise _bomb_error(path, exc) from exc
     except (OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"cannot decode image {path} ({exc}); the file is truncated or corrupt: replace it") from exc
 

@@ -206,6 +206,34 @@ def _torch_load(path: Path) -> dict:
     return dict(obj)
 
 
+def check_checkpoint_meta(meta: Any, source: str, *, decoder: bool = False) -> Mapping[str, Any]:
+    """The ``"salscope"`` entry of a checkpoint, checked for the shape salscope writes; :class:`ModelError` otherwise.
+
+    It must be a table whose ``encoder`` is a table naming the backbone
+    (``encoder.name``, a string) and, with ``decoder=True`` (a saliency model),
+    whose ``decoder`` is a table with ``name``, ``channels`` and ``layers``.
+    """
+    fix = "it is corrupt or not written by `salscope train`: use a checkpoint that command wrote (or a backbone name)"
+    if not isinstance(meta, Mapping):
+        raise ModelError(f"checkpoint {source}: its 'salscope' entry is a {type(meta).__name__}, not a table of "
+                         f"settings; {fix}")
+    enc = meta.get("encoder")
+    if not isinstance(enc, Mapping) or not isinstance(enc.get("name"), str):
+        got = "missing" if enc is None else (f"{type(enc).__name__} {enc!r:.40}" if not isinstance(enc, Mapping)
+                                              else "a table without a string 'name'")
+        raise ModelError(f"checkpoint {source}: salscope.encoder is {got}; it must be a table naming the backbone "
+                         f"(salscope.encoder.name); {fix}")
+    if decoder:
+        dec = meta.get("decoder")
+        lacks = [k for k in ("name", "channels", "layers") if not isinstance(dec, Mapping) or k not in dec]
+        if lacks or not isinstance(dec.get("name"), str):
+            got = "missing" if dec is None else (f"a {type(dec).__name__}" if not isinstance(dec, Mapping)
+                                                  else f"a table lacking {lacks or ['a string name']}")
+            raise ModelError(f"checkpoint {source}: salscope.decoder is {got}; a saliency checkpoint records its "
+                             f"decoder as a table with name, channels and layers; {fix}")
+    return meta
+
+
 def _strip(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
@@ -269,14 +297,19 @@ def model_from_checkpoint(ckpt: Mapping[str, Any], source: str, *, encoder_weigh
     See :func:`_checkpoint_encoder` for where the encoder's weights come from;
     ``encoder_weights`` applies to decoder-only files.
     """
-    meta = ckpt["salscope"]
+    meta = check_checkpoint_meta(ckpt.get("salscope"), source)
     if meta.get("kind") != "saliency":
         raise ModelError(
             f"checkpoint {source} is a '{meta.get('kind')}' checkpoint (set-up {meta.get('setup')}), not a saliency "
             "model; use load_encoder() for its encoder"
         )
+    check_checkpoint_meta(meta, source, decoder=True)
     state = _model_state(ckpt)
-    decoder = decoder_from_config(meta["decoder"])
+    try:
+        decoder = decoder_from_config(meta["decoder"])
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelError(f"checkpoint {source}: salscope.decoder {dict(meta['decoder'])!r:.120} cannot build a decoder "
+                         f"({exc!r}); it is corrupt or not written by `salscope train`") from exc
     encoder = _checkpoint_encoder(meta, state, source, encoder_weights)
     load_module_state(decoder, _strip(state, "decoder."), source, f"'{meta['decoder']['name']}' decoder")
     return DeepSaliencyModel(encoder, decoder, meta.get("input_size"), encoder_spec=meta["encoder"])
@@ -319,7 +352,7 @@ def load_encoder(spec: str | os.PathLike, weights: Any = "imagenet") -> nn.Modul
     if Path(text).suffix in CHECKPOINT_SUFFIXES or Path(text).is_file():
         path = Path(text)
         ckpt = _torch_load(path)
-        return _checkpoint_encoder(ckpt["salscope"], _model_state(ckpt), str(path))
+        return _checkpoint_encoder(check_checkpoint_meta(ckpt["salscope"], str(path)), _model_state(ckpt), str(path))
     from salscope.models.backbones import get_backbone  # noqa: PLC0415
 
     return get_backbone(text, weights=weights)

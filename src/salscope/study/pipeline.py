@@ -106,7 +106,9 @@ def check_inputs(config: StudyConfig, data_dir: Path | None) -> dict[str, str]:
     provenance = {what: str(path.resolve()) for what, path in needed.items()}
     readme = root / config.data.dataset / "README.md"
     if readme.is_file():
-        provenance["dataset README"] = readme.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+        # errors="replace": a README that is not UTF-8 is provenance, not input; never a reason to stop.
+        lines = readme.read_text(encoding="utf-8", errors="replace").splitlines()
+        provenance["dataset README"] = lines[0].lstrip("# ").strip() if lines else ""
     return provenance
 
 
