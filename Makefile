@@ -1,4 +1,5 @@
-# Quick start: `make study` runs the main job, `make test` runs the tests.
+# Quick start: `make study` runs the main job (the --standard study), `make test` runs the tests.
+# `make smoke` runs the --quick smoke study (minutes; too small for its verdicts to be trusted).
 # Each target sets up its own virtual environment (.venv) on first use.
 PY ?= python3
 VENV := .venv
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 SALSCOPE_DATA ?= $(abspath ../shared/data)
 export SALSCOPE_DATA
 
-.PHONY: venv browser test study bench clean
+.PHONY: venv browser test study smoke bench clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +26,10 @@ test: venv browser
 	SALSCOPE_PROGRESS=0 $(BIN)/python -m pytest -q
 
 study: venv
-	$(BIN)/salscope study --quick --out runs/study
+	$(BIN)/salscope study --standard --out runs/study
+
+smoke: venv
+	$(BIN)/salscope study --quick --out runs/smoke
 
 clean:
 	rm -rf runs .pytest_cache
