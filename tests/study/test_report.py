@@ -236,3 +236,14 @@ def test_finding_encoded_is_inconclusive_when_permutations_cannot_reach_alpha():
     v = F.decide_encoded(neurons)
     assert v.status == V.INCONCLUSIVE and "cannot reach" in v.reason
     assert F.decide_encoded({**_neurons(), "permutations": 1000}).status == V.REPRODUCED
+
+
+def test_quick_preset_report_says_smoke_run_on_top(tmp_path):
+    from salscope.study.config import build_config
+    from salscope.study.report_stage import render
+
+    meta_args = ([{"name": "neurons", "status": "ran", "seconds": 1.0, "folder": "x"}], {"osie": "/data/osie"})
+    quick = render(build_config(preset="quick"), {"neurons": _neurons()}, *meta_args, tmp_path / "q").read_text()
+    assert quick.index("Smoke run: too small for the verdicts to be trusted") < quick.index('id="encoded"')
+    standard = render(build_config(preset="standard"), {"neurons": _neurons()}, *meta_args, tmp_path / "s").read_text()
+    assert "Smoke run" not in standard
