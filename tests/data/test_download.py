@@ -60,15 +60,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-@pytest.fixture
-def server(data_root):
-    handler = type("H", (_Handler,), {"root": data_root / "osie", "cut": {}, "ranges": True, "log": []})
+def _serve(handler):
+    """Serve ``handler`` on 127.0.0.1 in a thread; yield (handler, base URL); stop it afterwards."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def server(data_root):
+    yield from _serve(type("H", (_Handler,), {"root": data_root / "osie", "cut": {}, "ranges": True, "log": []}))
 
 
 def _sha(p):
@@ -192,13 +196,7 @@ class _Endless(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def endless():
-    handler = type("E", (_Endless,), {"sent": []})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield handler, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    yield from _serve(type("E", (_Endless,), {"sent": []}))
 
 
 def test_endless_body_stops_at_the_expected_size(endless, tmp_path):
