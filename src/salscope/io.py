@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -71,6 +72,12 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+def finite_or_none(v) -> float | None:
+    """``float(v)``, or ``None`` when it is NaN/inf (how tables and JSON show a missing number)."""
+    v = float(v)
+    return v if math.isfinite(v) else None
 
 
 def json_safe(obj: Any) -> Any:

@@ -22,11 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope.analysis import neuron_stats as ns
-
-
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
+from salscope.io import finite_or_none as _num
 
 
 def encoding_table(pretrained: Any, randoms: Sequence[Any], layers: Sequence[str], *, top_k: int = 10,

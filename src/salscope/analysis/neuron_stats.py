@@ -57,6 +57,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu
 
 from salscope.errors import AnalysisError
+from salscope.io import finite_or_none as _num
 
 DEFAULT_TOP_K = 10
 DEFAULT_THRESHOLD = 1.5
@@ -71,11 +72,6 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------------------------
 # Shared pieces
 # ---------------------------------------------------------------------------------------------------------------
-
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
 
 @dataclass
 class _Table:

@@ -38,6 +38,7 @@ from salscope.analysis.capture import DEFAULT_INPUT_SIZE, DEFAULT_MASK_SIZE, Neu
 from salscope.analysis.dissection import DEFAULT_IOU_THRESHOLD, DEFAULT_QUANTILE, DissectionResult
 from salscope.analysis.region_nss import DEFAULT_THRESHOLD, DEFAULT_TOP_K, CategoryScores, aggregate_categories
 from salscope.errors import AnalysisError
+from salscope.io import finite_or_none as _num
 
 RESULTS_SCHEMA = 1
 
@@ -182,11 +183,6 @@ class NeuronResults:
                 layers[layer] = LayerNeurons(layer, z["region_scores"], z["fires"].astype(bool), z["act_min"],
                                              z["act_max"], d, int(meta["layers"][layer].get("flat_maps", 0)))
         return cls(meta["model"], list(meta["categories"]), list(meta["regions"]), layers, dict(meta["settings"]))
-
-
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
 
 
 def results_from_capture(cap: NeuronCapture, model_name: str, settings: Mapping[str, Any] | None = None) -> NeuronResults:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from salscope.errors import DataError
+from salscope.io import finite_or_none as _num
 from salscope.names import slug
 from salscope.settings import data_dir as resolve_data_dir
 from salscope.study.config import StudyConfig
@@ -431,10 +432,11 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
                              **gain_kw)
     naive = ns.bootstrap_gain(before_scores, after_scores, region_cat, region_img, cats, **gain_kw)
     gain_rows = []
+    n_instances = pre.category_scores(deepest).n_instances
     for k in np.argsort(-np.where(np.isfinite(boot.gain), boot.gain, -np.inf), kind="stable"):
         if not np.isfinite(boot.gain[k]):
             continue
-        gain_rows.append({"category": cats[k], "instances": int(pre.category_scores(deepest).n_instances[k]),
+        gain_rows.append({"category": cats[k], "instances": int(n_instances[k]),
                           "gain": _num(boot.gain[k]), "gain_lo": _num(boot.gain_ci[k, 0]),
                           "gain_hi": _num(boot.gain_ci[k, 1]), "gain_in_sample": _num(naive.gain[k]),
                           "excludes_0": bool(boot.gain_ci[k, 0] > 0 or boot.gain_ci[k, 1] < 0)})
@@ -545,11 +547,6 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
             "alpha": n.alpha, "random_seeds": len(randoms), "permutations": n.permutations, "gain": gain_rows, "contrast": contrast,
             "encoded_text": encoded_text, "gain_text": gain_text, "regions_few_fixations": few,
             "input_size": input_size}
-
-
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
 
 
 def _scene_mix(ctx: StageContext) -> str:
