@@ -7,8 +7,14 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import settings
+from PIL import Image
+from torch import nn
+
+from salscope.models.backbones.base import Backbone, FeatureInfo
 
 # Property tests draw the same examples on every run (a CI failure can be replayed) and have no
 # per-example deadline (timings on a shared 2-core machine vary tenfold).
@@ -87,3 +93,96 @@ def www(tmp_path):
     yield root, f"http://127.0.0.1:{httpd.server_address[1]}", log
     httpd.shutdown()
     httpd.server_close()
+
+
+# -- planted region detectors (neuron analyses, own encoders) ----------------------------------------
+# Synthetic images with planted region detectors for the neuron-analysis tests.
+# 
+# Each 64×80 image is grey noise with three 8×8 squares: red ("person head"),
+# blue ("text") and green ("object"). :class:`Planted` is a tiny Backbone whose
+# channel 0 responds to red, 1 to blue, 2 to green, 3 to bright background,
+# 4 never fires (all zeros) and 5 responds to dark pixels. ``swap=True`` swaps the
+# roles of channels 0 and 1 (a "fine-tuned" model whose channel 0 turned into a
+# text detector).
+
+H, W, SQ = 64, 80, 8
+CATS = [("person head", 1, (230, 20, 20)), ("text", 37, (20, 20, 230)), ("object", 27, (20, 200, 20))]
+
+
+class Planted(Backbone):
+    name = "planted"
+    mean = (0.0, 0.0, 0.0)
+    std = (1.0, 1.0, 1.0)
+
+    def __init__(self, swap: bool = False):
+        super().__init__()
+        self.pool = nn.AvgPool2d(4)
+        self.conv = nn.Conv2d(3, 6, 1)
+        w = torch.zeros(6, 3)
+        b = torch.zeros(6)
+        w[0] = torch.tensor([1.0, -0.5, -0.5]); b[0] = -0.2
+        w[1] = torch.tensor([-0.5, -0.5, 1.0]); b[1] = -0.2
+        w[2] = torch.tensor([-0.5, 1.0, -0.5]); b[2] = -0.2
+        w[3] = torch.tensor([1.0, 1.0, 1.0]) / 3; b[3] = -0.45
+        w[5] = -torch.tensor([1.0, 1.0, 1.0]) / 3; b[5] = 0.3
+        if swap:
+            w[[0, 1]] = w[[1, 0]]
+        with torch.no_grad():
+            self.conv.weight.copy_(w[:, :, None, None])
+            self.conv.bias.copy_(b)
+        self.relu = nn.ReLU()
+        self.pool2 = nn.AvgPool2d(2)
+        self._set_stages([
+            (FeatureInfo("conv", 6, 4), [self.pool, self.conv, self.relu]),
+            (FeatureInfo("deep", 6, 8), [self.pool2]),
+        ])
+
+
+def make_planted(folder, n_images: int = 12, seed: int = 0):
+    """Write the images; return (Dataset, regions dict)."""
+    from salscope.data.dataset import Dataset
+    from salscope.data.fixations import Fixations
+    from salscope.data.regions import Region, Regions
+    from salscope.data.stimuli import Stimuli
+
+    rng = np.random.default_rng(seed)
+    paths, regions, xs, ys, ns = [], {}, [], [], []
+    for i in range(n_images):
+        img = np.clip(rng.normal(110, 25, (H, W, 1)) + rng.normal(0, 4, (H, W, 3)), 0, 255)
+        # non-overlapping squares on a 3-column layout with random jitter
+        instances = []
+        for k, (cat, code, colour) in enumerate(CATS):
+            r0 = int(rng.integers(4, H - SQ - 4))
+            c0 = int(rng.integers(k * W // 3 + 1, (k + 1) * W // 3 - SQ - 1))
+            shade = rng.uniform(0.75, 1.0, (SQ, SQ, 1))
+            img[r0:r0 + SQ, c0:c0 + SQ] = np.asarray(colour) * shade
+            mask = np.zeros((H, W), bool)
+            mask[r0:r0 + SQ, c0:c0 + SQ] = True
+            instances.append(Region(k + 1, cat, code, mask))
+            fx = rng.uniform(c0, c0 + SQ - 1, 6)
+            fy = rng.uniform(r0, r0 + SQ - 1, 6)
+            xs += fx.tolist(); ys += fy.tolist(); ns += [i] * 6
+        xs += rng.uniform(0, W - 1, 10).tolist(); ys += rng.uniform(0, H - 1, 10).tolist(); ns += [i] * 10
+        image_id = f"img{i:02d}"
+        path = folder / f"{image_id}.png"
+        Image.fromarray(img.astype(np.uint8)).save(path)
+        paths.append(path)
+        regions[image_id] = Regions(image_id, instances, (H, W))
+    ds = Dataset("planted", Stimuli(paths), Fixations(xs, ys, ns))
+    return ds, regions
+
+
+@pytest.fixture(scope="session")
+def planted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("planted")
+    return make_planted(folder)
+
+
+@pytest.fixture(scope="session")
+def planted_model():
+    return Planted().eval()
+
+
+@pytest.fixture(scope="session")
+def swapped_model():
+    return Planted(swap=True).eval()

@@ -16,7 +16,8 @@ ARGS = ["--layers", "block5,block11", "--max-images", "2", "--input-size", "96x7
 def test_dissect_writes_tables_figures_and_comparison(data_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SALSCOPE_DATA", str(data_root))
     out = tmp_path / "out"
-    rc = main(["dissect", "--model", "efficientnet_lite0", "--model", "efficientnet_lite0", *ARGS, "--out", str(out)])
+    # one spec twice: the second is named by LABEL=SPEC (unnamed, the two labels clash — see the last lines)
+    rc = main(["dissect", "--model", "efficientnet_lite0", "--model", "again=efficientnet_lite0", *ARGS, "--out", str(out)])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "channels with region NSS > 1.5" in printed and "best category changed" in printed
@@ -34,6 +35,10 @@ def test_dissect_writes_tables_figures_and_comparison(data_root, tmp_path, monke
     assert [int(r["changed"]) for r in best] == [0, 0]
     assert int(best[0]["compared"]) == meta["layers"]["block5"]["firing"] > 70
     assert (out / "bars_block5.png").is_file() and (out / "compare_categories.csv").is_file()
+    assert (out / "again" / "results.json").is_file()
+    rc = main(["dissect", "--model", "efficientnet_lite0", "--model", "efficientnet_lite0", *ARGS, "--out", str(out / "x")])
+    assert rc == 2 and "two models share the label 'efficientnet_lite0'" in capsys.readouterr().err
+    assert not (out / "x").exists()
 
 
 @pytest.mark.parametrize("argv, message", [

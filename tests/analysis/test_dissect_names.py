@@ -11,6 +11,7 @@ import json
 import pytest
 
 from salscope.cli import main
+from salscope.models.factory import parse_spec
 from salscope.names import MAX_LEN, plain_text, slug
 
 NAMES = {"person head": "a$b", "text": "../evil", "object": "$\\foo$"}  # the last one is bad mathtext
@@ -20,7 +21,6 @@ NAMES = {"person head": "a$b", "text": "../evil", "object": "$\\foo$"}  # the la
 def hostile(planted, planted_model, swapped_model, monkeypatch):
     import salscope.cli.dissect as dissect
     import salscope.data as data
-    import salscope.models.deep as deep
     from salscope.data.regions import Region, Regions
 
     ds, regions = planted
@@ -29,7 +29,10 @@ def hostile(planted, planted_model, swapped_model, monkeypatch):
     monkeypatch.setattr(data, "load_dataset", lambda name, data_dir=None: ds)
     monkeypatch.setattr(dissect, "_load_regions", lambda spec, stimuli, data_dir: renamed)
     # spec ".." is a model whose label would be the parent folder; it is the "fine-tuned" swapped encoder
-    monkeypatch.setattr(deep, "load_encoder", lambda spec, weights=None: swapped_model if spec == ".." else planted_model)
+    def fake(specs, weights):
+        return [(parse_spec(planted_model, label=s), swapped_model if s == ".." else planted_model) for s in specs]
+
+    monkeypatch.setattr(dissect, "_encoders", fake)
     return ds
 
 

@@ -6,18 +6,21 @@ import pytest
 
 from salscope.analysis.neurons import analyse_neurons, compare_neurons, fig5_channel
 from salscope.cli import main
+from salscope.models.factory import parse_spec
 
 
 @pytest.fixture()
 def fake_loaders(planted, planted_model, swapped_model, monkeypatch):
     import salscope.cli.dissect as dissect
     import salscope.data as data
-    import salscope.models.deep as deep
 
     ds, regions = planted
     monkeypatch.setattr(data, "load_dataset", lambda name, data_dir=None: ds)
     monkeypatch.setattr(dissect, "_load_regions", lambda spec, stimuli, data_dir: regions)
-    monkeypatch.setattr(deep, "load_encoder", lambda spec, weights=None: swapped_model if spec == "saliency" else planted_model)
+    def fake(specs, weights):
+        return [(parse_spec(planted_model, label=s), swapped_model if s == "saliency" else planted_model) for s in specs]
+
+    monkeypatch.setattr(dissect, "_encoders", fake)
     return ds, regions
 
 

@@ -16,7 +16,7 @@ from salscope.models.classical.ica import (
     valid_responses,
 )
 from salscope.models.classical.sun import SUN
-from salscope.models.registry import get_model
+from salscope.models import get_model
 
 
 def test_fastica_recovers_mixing_of_synthetic_sources():

@@ -8,7 +8,7 @@ from PIL import Image
 
 from salscope.errors import ModelError
 from salscope.models.classical.bms import BMS, _surrounded
-from salscope.models.registry import get_model
+from salscope.models import get_model
 
 
 def test_surrounded_components_eight_connected():

@@ -7,7 +7,7 @@ import pytest
 
 from salscope.errors import ModelError
 from salscope.models.classical.center_bias import CenterBias
-from salscope.models.registry import get_model
+from salscope.models import get_model
 
 H, W = 600, 800
 

@@ -8,7 +8,7 @@ import pytest
 from salscope.errors import ModelError, SalscopeError
 from salscope.models.classical import _features as F
 from salscope.models.classical.gbvs import GBVS
-from salscope.models.registry import get_model
+from salscope.models import get_model
 
 IDS = ("1001", "1023", "1050", "1100")  # the images of the MATLAB reference maps
 

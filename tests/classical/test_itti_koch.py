@@ -7,7 +7,7 @@ import pytest
 
 from salscope.errors import ModelError
 from salscope.models.classical.itti_koch import IttiKoch
-from salscope.models.registry import get_model
+from salscope.models import get_model
 
 IDS = ("1001", "1023", "1050", "1100")  # the images of the MATLAB reference maps
 

@@ -12,7 +12,7 @@ from salscope.models.classical.spectral_residual import (
     imresize,
     mat2gray,
 )
-from salscope.models.registry import get_model
+from salscope.models import get_model
 
 IMAGE_IDS = ("1001", "1023", "1050", "1100")  # the images of the MATLAB reference maps
 

@@ -18,7 +18,9 @@ from salscope.errors import ModelError
 from salscope.models.backbones import get_backbone
 from salscope.models.backbones.weights import WeightsFile
 from salscope.models.decoders import build_decoder
-from salscope.models.deep import DeepSaliency, load_checkpoint, load_encoder
+from salscope.models.checkpoint import load_checkpoint
+from salscope.models.deep import DeepSaliency
+from salscope.models.factory import encoder as load_encoder
 
 torch.set_num_threads(1)
 

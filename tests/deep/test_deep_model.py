@@ -9,10 +9,10 @@ import torch
 from salscope.errors import ModelError
 from salscope.models.backbones import get_backbone
 from salscope.models.decoders import build_decoder
-from salscope.models.deep import (
-    DeepSaliency, DeepSaliencyModel, builtin_card, export_decoder, images_to_batch, load_checkpoint, load_encoder,
-    load_module_state,
-)
+from salscope.models.builtin import builtin_card
+from salscope.models.checkpoint import export_decoder, load_checkpoint, load_module_state
+from salscope.models.deep import DeepSaliency, DeepSaliencyModel, images_to_batch
+from salscope.models.factory import encoder as load_encoder
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_export_load_and_load_encoder_round_trip(tiny_model, tmp_path):
         export_decoder(random, tmp_path / "random.pt")
     enc = load_encoder("efficientnet_lite0", weights=None)
     assert enc.layer_names[-1] == "head"
-    with pytest.raises(ModelError, match="unknown backbone.*efficientnet_lite0"):
+    with pytest.raises(ModelError, match="unknown encoder.*efficientnet_lite0"):
         load_encoder("alexnet")
     with pytest.raises(ModelError, match="does not exist"):
         load_encoder(tmp_path / "missing.ckpt")

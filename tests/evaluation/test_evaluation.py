@@ -9,15 +9,11 @@ import pytest
 from PIL import Image
 
 import salscope.metrics as M
-from salscope.analysis.evaluation import (
-    FolderSource,
-    evaluate,
-    gaussian_density,
-    write_examples,
-)
+from salscope.analysis.evaluation import evaluate, gaussian_density, write_examples
 from salscope.data import Dataset, Fixations, Stimuli
 from salscope.errors import AnalysisError, MetricError, ModelError
 from salscope.models.base import SaliencyModel
+from salscope.models.precomputed import PrecomputedMaps
 
 H, W = 30, 40
 
@@ -123,7 +119,7 @@ def test_missing_map_and_bad_options_are_errors(toy, tmp_path):
     folder.mkdir()
     np.save(folder / "im0.npy", np.ones((H, W)))
     with pytest.raises(ModelError, match="no map for image 'im1'"):
-        evaluate([FolderSource(folder)], toy, metrics=["nss"])
+        evaluate([PrecomputedMaps(folder)], toy, metrics=["nss"])
     with pytest.raises(MetricError, match="unknown metric"):
         evaluate([Ramp()], toy, metrics=["nss", "accuracy"])
     with pytest.raises(MetricError, match="no fixations"):
@@ -232,4 +228,4 @@ def test_registered_name_wins_over_a_same_named_folder(tmp_path, monkeypatch):
     np.save(tmp_path / "center_bias" / "im0.npy", np.ones((H, W)))
     monkeypatch.chdir(tmp_path)
     assert isinstance(resolve_model("center_bias"), ModelSource)          # the registry's model
-    assert isinstance(resolve_model("./center_bias"), FolderSource)       # the folder, written as a path
+    assert isinstance(resolve_model("./center_bias"), PrecomputedMaps)       # the folder, written as a path

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 import salscope.metrics as M
-from salscope.analysis.evaluation import FolderSource, evaluate, has_log_density
+from salscope.analysis.evaluation import evaluate, has_log_density
+from salscope.models.precomputed import PrecomputedMaps
 from salscope.data import Dataset, Fixations, Stimuli
 from salscope.errors import DataError, MetricError, SalscopeError
 from salscope.io import json_safe, write_json
@@ -130,7 +131,7 @@ def test_ig_only_for_models_with_a_density_unless_a_conversion_is_named(twins, t
 
 
 def _center_bias_logd():
-    from salscope.models.registry import get_model
+    from salscope.models import get_model
 
     return get_model("center_bias").log_density(np.zeros((H, W, 3), np.uint8))
 
@@ -153,7 +154,7 @@ def test_two_maps_for_one_image_is_an_error_naming_both(tmp_path):
     np.save(folder / "1002.npy", np.ones((4, 4)))
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(folder / "1002.png")
     with pytest.raises(DataError, match=r"1002.npy and 1002.png; keep one"):
-        FolderSource(folder)
+        PrecomputedMaps(folder)
 
 
 def test_float_tiff_map_keeps_its_negative_values(twins, tmp_path):
@@ -163,7 +164,7 @@ def test_float_tiff_map_keeps_its_negative_values(twins, tmp_path):
     smap = (xx - 15.0 + 0.25 * yy).astype(np.float32)  # negative on the left half
     for image_id in twins.ids:
         Image.fromarray(smap, mode="F").save(folder / f"{image_id}.tif")
-    got, _ = FolderSource(folder).predict(twins, 0, None)
+    got, _ = PrecomputedMaps(folder).predict(twins, 0, None)
     np.testing.assert_array_equal(got, smap.astype(np.float64))
     row = evaluate([folder], twins, metrics=["nss"], max_images=1).rows[0]
     sel = twins.fixations.n == 0

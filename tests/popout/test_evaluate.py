@@ -44,7 +44,7 @@ class WrongSize(SaliencyModel):
         return np.zeros((image.shape[0] // 2, image.shape[1]))
 
 
-@register_model("test_colour_contrast")
+@register_model("test_colour_contrast", center_prior_switch=True)
 def _factory(center_prior: bool = True):
     return ColourContrast(center_prior=center_prior)
 
@@ -115,13 +115,13 @@ def test_bad_evaluations_raise(quick_set, tmp_path):
     with pytest.raises(AnalysisError, match="models is empty"):
         evaluate_popout([], quick_set)
     with pytest.raises(AnalysisError, match="does not match the search array"):
-        evaluate_popout([WrongSize()], quick_set, max_images=1)
+        evaluate_popout([WrongSize()], quick_set, spread_images=1)
     with pytest.raises(AnalysisError, match="dimensions.*unknown"):
         evaluate_popout([ColourContrast()], quick_set, dimensions=["motion"])
 
 
 def test_write_results_and_cli(quick_set, tmp_path, capsys):
-    rc = main(["popout", "evaluate", "--models", "test_colour_contrast", "--set", str(quick_set), "--out", str(tmp_path / "ev")])
+    rc = main(["popout", "evaluate", "--model", "test_colour_contrast", "--set", str(quick_set), "--out", str(tmp_path / "ev")])
     assert rc == 0
     out = capsys.readouterr().out
     assert "test_colour_contrast: found" in out
@@ -139,7 +139,7 @@ def test_write_results_and_cli(quick_set, tmp_path, capsys):
         png = ev / f"fig_{dim}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # max_images keeps every dimension
-    res = evaluate_popout(["test_colour_contrast"], quick_set, max_images=12)
+    res = evaluate_popout(["test_colour_contrast"], quick_set, spread_images=12)
     assert len(res.per_image) == 12 and len({r["dimension"] for r in res.per_image}) == 6
     paths = write_popout_results(res, tmp_path / "ev2")
     assert paths["summary_md"].is_file()
@@ -151,9 +151,9 @@ def test_cli_generate_and_errors(tmp_path, capsys):
     assert len(load_popout_set(tmp_path / "set")) == 48
     assert main(["popout", "generate", "--out", str(tmp_path / "x"), "--preset", "huge"]) == 2
     assert "preset 'huge' is unknown" in capsys.readouterr().err
-    assert main(["popout", "evaluate", "--models", "no_such_model", "--set", str(tmp_path / "set"), "--out", str(tmp_path / "e")]) == 2
+    assert main(["popout", "evaluate", "--model", "no_such_model", "--set", str(tmp_path / "set"), "--out", str(tmp_path / "e")]) == 2
     assert "unknown model 'no_such_model'" in capsys.readouterr().err
-    assert main(["popout", "evaluate", "--models", "test_colour_contrast", "--set", str(tmp_path), "--out", str(tmp_path / "e")]) == 2
+    assert main(["popout", "evaluate", "--model", "test_colour_contrast", "--set", str(tmp_path), "--out", str(tmp_path / "e")]) == 2
     assert "index.json not found" in capsys.readouterr().err
 
 
@@ -167,7 +167,7 @@ def _factory_prior_only(center_prior: bool = True):
 
 
 def test_prior_only_models_are_evaluated_with_a_note(quick_set):
-    res = evaluate_popout(["test_prior_only"], quick_set, max_images=6)
+    res = evaluate_popout(["test_prior_only"], quick_set, spread_images=6)
     assert res.models == [{"name": "test_prior_only", "kind": "other", "center_prior": True}]
     assert any("could not be switched off" in n for n in res.notes)
 
@@ -192,7 +192,7 @@ def test_example_figure_and_montage(quick_set):
 def test_results_round_trip_through_files(quick_set, tmp_path):
     from salscope.analysis.popout import load_popout_results
 
-    res = evaluate_popout([ColourContrast(), "test_no_switch"], quick_set, max_images=12)
+    res = evaluate_popout([ColourContrast(), "test_no_switch"], quick_set, spread_images=12)
     write_popout_results(res, tmp_path / "r")
     back = load_popout_results(tmp_path / "r")
     assert back.models == res.models and back.max_fixations == res.max_fixations

@@ -334,7 +334,7 @@ def test_evaluate_with_each_rule_and_the_pipeline_overall(small_set):
 
 def test_results_with_ranks_round_trip_and_old_results_still_load(small_set, tmp_path):
     model = CoarseOracle(list(load_popout_set(small_set)), 16)
-    res = evaluate_popout([model], small_set, hit="disc", disc_radius=9.0, max_images=12)
+    res = evaluate_popout([model], small_set, hit="disc", disc_radius=9.0, spread_images=12)
     write_popout_results(res, tmp_path / "r")
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["hit"] == "disc" and summary["disc_radius"] == 9.0
@@ -369,14 +369,14 @@ class Constant(SaliencyModel):
         return np.ones(image.shape[:2])
 
 
-@register_model("test_constant_map")
+@register_model("test_constant_map", center_prior_switch=True)
 def _constant_factory(center_prior: bool = True):
     return Constant(center_prior=center_prior)
 
 
 def test_cli_hit_option(small_set, tmp_path, capsys):
-    args = ["popout", "evaluate", "--models", "test_constant_map", "--set", str(small_set),
-            "--max-images", "6"]
+    args = ["popout", "evaluate", "--model", "test_constant_map", "--set", str(small_set),
+            "--spread-images", "6"]
     assert main(args + ["--out", str(tmp_path / "d"), "--hit", "disc", "--disc-radius", "8"]) == 0
     out = capsys.readouterr().out
     assert "hit rule: disc" in out and "by the first fixation, mean target rank" in out

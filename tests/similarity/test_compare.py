@@ -170,13 +170,13 @@ def test_cli_compare_on_osie(data_root, tmp_path, capsys):
     from salscope.cli import main
 
     out = tmp_path / "cmp"
-    rc = main(["compare", "--models", "resnet18,efficientnet_lite0", "--dataset", "osie", "--split", "test",
+    rc = main(["compare", "-m", "resnet18,efficientnet_lite0", "--dataset", "osie", "--split", "test",
                "--max-images", "2", "--out", str(out), "--data-dir", str(data_root)])
     assert rc == 2 and "too few" in capsys.readouterr().err  # a clean error, not a traceback
-    rc = main(["compare", "--models", "a/best.ckpt,b/best.ckpt", "--out", str(out), "--data-dir", str(data_root)])
-    assert rc == 2 and "labels collide" in capsys.readouterr().err
-    rc = main(["compare", "--models", "efficientnet_lite0,efficientnet_lite0", "--labels", "a,b",
-               "--layers", "block4,head", "--split", "test", "--max-images", "6", "--size", "64,64",
+    rc = main(["compare", "-m", "a/best.ckpt", "-m", "b/best.ckpt", "--out", str(out), "--data-dir", str(data_root)])
+    assert rc == 2 and "two models share the label 'best'" in capsys.readouterr().err
+    rc = main(["compare", "-m", "efficientnet_lite0", "--model", "efficientnet_lite0", "--labels", "a,b",
+               "--layers", "block4,head", "--split", "test", "--max-images", "6", "--input-size", "64x64",
                "--n-boot", "50", "--out", str(out), "--data-dir", str(data_root)])
     assert rc == 0
     data = json.loads((out / "comparison.json").read_text())

@@ -18,7 +18,7 @@ TINY = {
               "threads": 2},
     "evaluate": {"max_images": 4, "classical": ["spectral_residual", "signature"], "metrics": ["auc_judd", "sauc", "nss", "cc"],
                  "bootstrap": 50},
-    "popout": {"preset": "quick", "max_images": 6, "classical": ["spectral_residual"], "bootstrap": 50},
+    "popout": {"preset": "quick", "spread_images": 6, "classical": ["spectral_residual"], "bootstrap": 50},
     "neurons": {"max_images": 3, "random_seeds": 1, "permutations": 20, "bootstrap": 20},
     "compare": {"max_images": 8, "bootstrap": 10},
 }

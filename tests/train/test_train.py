@@ -71,7 +71,7 @@ def test_setup_saliency_finetunes_only_from_the_named_layer(tiny):
 
 
 def test_setup_scene_trains_a_classifier_and_its_encoder_loads(tiny, data_root, tmp_path):
-    from salscope.models.deep import load_encoder
+    from salscope.models.factory import encoder as load_encoder
 
     labels = data_root / "osie-scenes" / "labels.csv"
     res = train(tiny("scene", setup="scene", labels=str(labels), finetune_from="block15"))
@@ -123,7 +123,7 @@ def test_train_cli_runs_and_reports_bad_options(tmp_path, data_root):
 
 
 def test_paper_decoder_with_weighted_nss_cc_loss(tiny):
-    from salscope.models.deep import load_checkpoint
+    from salscope.models.checkpoint import load_checkpoint
 
     res = train(tiny("paper", decoder="paper", loss="nss:1,cc:0.5"))
     assert {"train_nss_loss", "train_cc_loss", "val_nss"} <= set(res.metrics)

@@ -35,7 +35,7 @@ def test_trunk_layers_names_what_is_cached():
 
 
 def test_setup_saliency_with_trunk_cache_trains_as_without(tiny):
-    from salscope.models.deep import load_checkpoint
+    from salscope.models.checkpoint import load_checkpoint
 
     kw = dict(setup="saliency", finetune_from="block13", epochs=2)  # readout over block4, block10, block15
     cached = train(tiny("cached", **kw))
@@ -70,7 +70,7 @@ def test_readout_with_its_previous_layer_in_the_decoder(tiny):
 
 
 def test_setup_scene_with_trunk_cache_trains_as_without(tiny, data_root):
-    from salscope.models.deep import load_encoder
+    from salscope.models.factory import encoder as load_encoder
 
     kw = dict(setup="scene", labels=str(data_root / "osie-scenes" / "labels.csv"), finetune_from="block13", epochs=2)
     cached = train(tiny("scene_c", **kw))

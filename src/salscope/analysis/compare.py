@@ -1,7 +1,7 @@
 """Compare the representations of several encoders on the same probe images: task vs domain.
 
-For models given as backbones (or names / checkpoints, resolved by
-:func:`salscope.models.deep.load_encoder`), :func:`compare_models` runs every
+For models given as encoders (or specs — names, ``ckpt:PATH``, ``FILE.py:FACTORY``
+— built by :func:`salscope.models.factory.encoder`), :func:`compare_models` runs every
 model on each batch of probe images in lock-step and measures
 
 * layer × layer CKA matrices for every model pair (``cka[(a, b)][i, j]`` =
@@ -77,6 +77,7 @@ from salscope.analysis.similarity import (
     percentile_ci,
 )
 from salscope.errors import AnalysisError
+from salscope.models.factory import encoder, parse_spec
 
 ROLES = ("pretrained", "saliency", "scene")
 REPLICATE = "replicate"  # optional fourth role: set-up II trained again with another seed (II′)
@@ -134,35 +135,30 @@ class Comparison:
 
 # -- inputs ---------------------------------------------------------------------------------------
 def resolve_models(models: Mapping[str, Any] | Sequence[Any]) -> dict[str, torch.nn.Module]:
-    """``{label: Backbone}`` from backbones, backbone names or checkpoint paths.
+    """``{label: encoder}`` from encoders or specs, through :func:`salscope.models.factory.encoder`.
 
-    Strings go through :func:`salscope.models.deep.load_encoder` (falls back to
-    :func:`get_backbone` for names if that module is unavailable). A list gets
-    labels from the strings (file stem for paths) or ``model0``, ``model1`` ….
+    A mapping gives the labels; a list takes them from the specs (``LABEL=SPEC``,
+    else the name or file stem), or ``model0``, ``model1`` … for encoder objects.
+    Labels must be unique.
     """
     if isinstance(models, Mapping):
-        items = list(models.items())
+        specs = [parse_spec(m, role="encoder", label=str(k)) for k, m in models.items()]
     else:
-        items = []
-        for i, m in enumerate(models):
-            label = Path(str(m)).stem if isinstance(m, (str, os.PathLike)) else f"model{i}"
-            items.append((label, m))
-    labels = [k for k, _ in items]
+        specs = [parse_spec(m, role="encoder", label=None if isinstance(m, (str, os.PathLike)) else f"model{i}")
+                 for i, m in enumerate(models)]
+    labels = [s.label for s in specs]
     if len(set(labels)) != len(labels):
-        raise AnalysisError(f"model labels must be unique, got {labels}; pass a dict {{label: model}}")
-    if len(items) < 2:
-        raise AnalysisError(f"compare needs at least two models, got {len(items)}")
+        raise AnalysisError(f"model labels must be unique, got {labels}; name them LABEL=SPEC or pass a dict "
+                            "{label: model}")
+    if len(specs) < 2:
+        raise AnalysisError(f"compare needs at least two models, got {len(specs)}")
     out = {}
-    for label, m in items:
-        if isinstance(m, (str, os.PathLike)):
-            try:
-                from salscope.models.deep import load_encoder  # noqa: PLC0415
-            except ImportError:  # pragma: no cover - deep models not installed
-                from salscope.models.backbones import get_backbone as load_encoder  # noqa: PLC0415
-            m = load_encoder(str(m))
+    for s in specs:
+        m = encoder(s)
         if not hasattr(m, "layer_names") or not hasattr(m, "feature_info"):
-            raise AnalysisError(f"model '{label}' is a {type(m).__name__}, not a Backbone; pass backbones, names or checkpoints")
-        out[label] = m
+            raise AnalysisError(f"model '{s.label}' is a {type(m).__name__}, not an encoder with named layers; pass "
+                                "backbones, names, checkpoints or FILE.py:FACTORY")
+        out[s.label] = m
     return out
 
 

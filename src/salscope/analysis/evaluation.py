@@ -40,10 +40,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope import metrics as M
-from salscope.data.stimuli import MAP_SUFFIXES, load_map
-from salscope.errors import AnalysisError, DataError, MetricError, ModelError
+from salscope.errors import AnalysisError, MetricError, ModelError
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
 from salscope.models.base import log_density_from_map
+from salscope.models.factory import INTER_OBSERVER, ModelSpec, parse_spec, parse_specs, precomputed, saliency_model
 from salscope.progress import track
 
 #: Metric names understood by :func:`evaluate`, in table order.
@@ -54,7 +54,6 @@ DEFAULT_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim", "ig")
 FIXATION_METRICS = frozenset({"auc", "sauc", "nss", "ig"})
 #: Metrics where lower is better.
 LOWER_IS_BETTER = frozenset({"kld", "emd"})
-INTER_OBSERVER = "inter_observer"
 EMD_DOWNSIZE = 32
 _UNIFORM_MIX = 1e-3
 
@@ -89,9 +88,10 @@ class ModelSource:
 
     needs_image = True
 
-    def __init__(self, model: Any, name: str | None = None):
+    def __init__(self, model: Any, name: str | None = None, kind: str | None = None):
         self.model = model
         self.name = name or getattr(model, "name", type(model).__name__)
+        self.kind = kind or getattr(model, "kind", "other")
         self.has_log_density = has_log_density(model)
 
     def predict(self, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, Any]:
@@ -102,56 +102,15 @@ class ModelSource:
         return smap, None
 
 
-class FolderSource:
-    """Saliency maps stored in a folder, one file per image named ``<image id>.<npy|png|jpg|jpeg|tif|tiff>``.
-
-    Files are read by :func:`salscope.data.stimuli.load_map`: ``.npy`` arrays
-    and float/16-bit TIFFs keep their values (negative ones included), 8-bit
-    images are grey levels; the map keeps its stored size (resized only if the
-    convention resizes). Two files for one image id (``1002.npy`` and
-    ``1002.png``) are an error: which one is meant cannot be told. The maps are
-    plain saliency maps, not densities (see ``map_density`` of :func:`evaluate`
-    for information gain).
-    """
-
-    needs_image = False
-    has_log_density = False
-
-    def __init__(self, folder: str | os.PathLike, name: str | None = None):
-        self.folder = Path(folder)
-        if not self.folder.is_dir():
-            raise ModelError(f"map folder {self.folder} does not exist")
-        self.name = name or self.folder.name
-        self.files: dict[str, Path] = {}
-        for path in sorted(self.folder.iterdir()):
-            if not (path.is_file() and path.suffix.lower() in MAP_SUFFIXES):
-                continue
-            if path.stem in self.files:
-                raise DataError(
-                    f"map folder {self.folder} has two maps for image '{path.stem}': {self.files[path.stem].name} and "
-                    f"{path.name}; keep one of them (move the other out of the folder)"
-                )
-            self.files[path.stem] = path
-        if not self.files:
-            raise ModelError(f"map folder {self.folder} holds no {'/'.join(MAP_SUFFIXES)} files; put one map per image id there")
-
-    def predict(self, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, Any]:
-        image_id = dataset.ids[index]
-        path = self.files.get(image_id)
-        if path is None:
-            raise ModelError(
-                f"map folder {self.folder} has no map for image '{image_id}' (expected {image_id}.npy/.png/.jpg/.tif); "
-                "add it or evaluate a subset with --max-images"
-            )
-        return load_map(path), None
-
-
 class InterObserver:
     """Leave-one-subject-out inter-observer model (the human upper reference of Table 1)."""
 
     needs_image = False
     has_log_density = True
-    name = INTER_OBSERVER
+    kind = "baseline"
+
+    def __init__(self, name: str = INTER_OBSERVER):
+        self.name = name
 
     def subjects(self, fixations: Any) -> np.ndarray:
         subj = np.unique(fixations.subject)
@@ -160,28 +119,40 @@ class InterObserver:
         return subj
 
 
-def resolve_model(spec: Any) -> Any:
-    """Turn a model spec into a source: registry name, checkpoint, map folder, ``inter_observer`` or a model.
+def resolve_models(models: Sequence[Any], labels: Sequence[str] | None = None) -> list[Any]:
+    """Sources for several specs, their labels unique (``LABEL=SPEC`` or ``labels`` name them)."""
+    specs = [m if (not isinstance(m, (str, os.PathLike, ModelSpec)) and hasattr(m, "needs_image")) else None
+             for m in models]
+    texts = [m for m, s in zip(models, specs) if s is None]
+    parsed = iter(parse_specs(texts, None if labels is None else [l for l, s in zip(labels, specs) if s is None]))
+    out = [s if s is not None else resolve_model(next(parsed)) for s in specs]
+    names = [src.name for src in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ModelError(f"two models share the label {dup[0]!r}; name them LABEL=SPEC (or pass --labels)")
+    return out
 
-    A registered name wins over a folder of the same name in the working
-    directory; write the folder as a path (``./builtin``) to evaluate it.
-    Raises :class:`ModelError` listing the valid names for an unknown spec.
+
+def resolve_model(spec: Any, label: str | None = None) -> Any:
+    """The evaluation's source for one model spec (:func:`salscope.models.factory.parse_spec`'s grammar).
+
+    ``maps:DIR`` (or a folder) → :class:`~salscope.models.precomputed.PrecomputedMaps`;
+    ``inter_observer`` → :class:`InterObserver`; anything else the factory
+    builds (names, checkpoints, ``FILE.py:FACTORY``, models) → :class:`ModelSource`.
+    A registered name wins over a folder of the same name; write ``maps:./builtin``
+    to evaluate the folder. ``label`` (or ``LABEL=SPEC``) names it in the tables.
     """
-    if not isinstance(spec, (str, os.PathLike)):
-        if hasattr(spec, "predict") and hasattr(spec, "needs_image"):
-            return spec
-        if hasattr(spec, "saliency_map"):
-            return ModelSource(spec)
-        raise ModelError(f"cannot evaluate a {type(spec).__name__}; pass a model name, checkpoint, map folder or SaliencyModel")
-    text = os.fspath(spec)
-    if text == INTER_OBSERVER:
-        return InterObserver()
-    from salscope.models.registry import available_models, get_model
-
-    if Path(text).is_dir() and text not in available_models():
-        return FolderSource(text)
-
-    return ModelSource(get_model(text), name=Path(text).stem if os.sep in text or "." in text else text)
+    if not isinstance(spec, (str, os.PathLike, ModelSpec)) and hasattr(spec, "predict") and hasattr(spec, "needs_image"):
+        return spec
+    parsed = parse_spec(spec, label=label)
+    if parsed.source == "maps":
+        return precomputed(parsed)
+    if parsed.source == "inter_observer":
+        return InterObserver() if parsed.label == INTER_OBSERVER else InterObserver(name=parsed.label)
+    if parsed.source == "object" and not hasattr(parsed.obj, "saliency_map"):
+        raise ModelError(f"cannot evaluate a {type(parsed.obj).__name__}; pass a model name, checkpoint, map folder "
+                         "or SaliencyModel")
+    return ModelSource(saliency_model(parsed), name=parsed.label, kind=parsed.kind)
 
 
 # --------------------------------------------------------------------------- gold maps
@@ -370,6 +341,7 @@ class EvaluationResult:
     n_images: int = 0
     skipped_images: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kinds: dict[str, str] = field(default_factory=dict)   # model → deep | classical | baseline | precomputed | other
     _sums: dict = field(default_factory=dict, repr=False)
 
     def _add(self, model: str, index: int, image_id: str, n_fix: int, values: dict[str, np.ndarray]) -> None:
@@ -442,6 +414,7 @@ class EvaluationResult:
             "average": self.average,
             "metrics": self.metrics,
             "models": self.models,
+            "kinds": self.kinds,
             "n_images": self.n_images,
             "skipped_images": self.skipped_images,
             "notes": self.notes,
@@ -611,10 +584,8 @@ def evaluate(
         raise AnalysisError(f"workers={workers!r}: give a whole number of processes >= 1 (1 = no extra processes)")
     if not models:
         raise ModelError("no model given; name at least one (e.g. center_bias, inter_observer, a map folder)")
-    sources = [resolve_model(m) for m in models]
+    sources = resolve_models(models)
     names = [s.name for s in sources]
-    if len(set(names)) != len(names):
-        raise ModelError(f"two models share a name ({', '.join(names)}); give map folders distinct names")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise MetricError(f"seed={seed!r}: give a whole number >= 0")
     if map_density is not None and map_density not in MAP_DENSITIES:
@@ -626,7 +597,8 @@ def evaluate(
     if ppd is not None and not (isinstance(ppd, (int, float, np.integer, np.floating)) and np.isfinite(ppd) and ppd > 0):
         raise AnalysisError(f"data set '{dataset.name}' has meta['ppd'] = {ppd!r}; pixels per degree must be a "
                             "number > 0 (fix the data set's meta)")
-    if convention == "tuebingen" and any(m in metrics for m in ("cc", "kld", "sim", "emd")) or INTER_OBSERVER in names:
+    if convention == "tuebingen" and any(m in metrics for m in ("cc", "kld", "sim", "emd")) or any(
+            isinstance(src, InterObserver) for src in sources):
         if not ppd:
             raise AnalysisError(f"data set '{dataset.name}' has no meta['ppd']; the gold maps need pixels per degree")
     ctx = _Context(metrics, convention, int(seed), float(gold_sigma_deg) * float(ppd or 0), map_density)
@@ -644,6 +616,7 @@ def evaluate(
         average=average,
         metrics=list(metrics),
         models=names,
+        kinds={src.name: str(getattr(src, "kind", "other")) for src in sources},
         notes=notes,
     )
     job = _ImageJob(ctx, dataset, sources, base_src, skip_empty, reuse_maps)
@@ -842,7 +815,7 @@ def write_examples(
     if metric not in result.metrics:
         raise MetricError(f"examples: metric {metric!r} was not scored; choose one of {', '.join(result.metrics)}")
     paths = []
-    sources = [resolve_model(m) for m in models]
+    sources = resolve_models(models)
     for src in sources:
         rows = [r for r in result.rows if r["model"] == src.name and np.isfinite(r[metric])]
         if not rows:

@@ -39,6 +39,7 @@ from salscope.analysis.dissection import DEFAULT_IOU_THRESHOLD, DEFAULT_QUANTILE
 from salscope.analysis.region_nss import DEFAULT_THRESHOLD, DEFAULT_TOP_K, CategoryScores, aggregate_categories
 from salscope.errors import AnalysisError
 from salscope.io import finite_or_none as _num
+from salscope.models.factory import encoder, parse_spec
 
 RESULTS_SCHEMA = 1
 
@@ -214,7 +215,7 @@ def analyse_neurons(model: Any, dataset: Any, regions: Mapping[str, Any], layers
 
     ``model``: a :class:`~salscope.models.backbones.Backbone`, any ``nn.Module``
     (layers are then module paths), or a spec for
-    :func:`salscope.models.deep.load_encoder` (backbone name or checkpoint).
+    :func:`salscope.models.factory.encoder` (backbone name, ``ckpt:PATH``, ``FILE.py:FACTORY`` …).
     One forward pass per image; see :mod:`salscope.analysis.region_nss` and
     :mod:`salscope.analysis.dissection` for the two scores.
 
@@ -223,10 +224,9 @@ def analyse_neurons(model: Any, dataset: Any, regions: Mapping[str, Any], layers
     He et al., CVPR 2019 (k = 10, T = 1.5); Bau et al., CVPR 2017 (top 0.5 %, IoU > 0.04).
     """
     if isinstance(model, (str, Path)):
-        from salscope.models.deep import load_encoder  # noqa: PLC0415
-
-        name = name or str(model)
-        model = load_encoder(str(model))
+        spec = parse_spec(model, role="encoder")
+        name = name or spec.label
+        model = encoder(spec)
     if top_k < 1:
         raise AnalysisError(f"top_k={top_k}: use a positive number of channels")
     from salscope.analysis.region_nss import AGGREGATIONS  # noqa: PLC0415

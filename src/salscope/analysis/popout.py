@@ -43,8 +43,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS, PopoutSet, SearchArray, load_popout_set
-from salscope.errors import AnalysisError, ModelError
+from salscope.errors import AnalysisError
 from salscope.metrics import auc_judd, nss
+from salscope.models.factory import parse_spec, parse_specs, saliency_model
 from salscope.metrics.popout import (
     HIT_RULES,
     MAX_FIXATIONS,
@@ -300,32 +301,22 @@ def _fmt_value(v: Any) -> str:
 
 
 def resolve_model(spec: Any) -> Any:
-    """A model instance from a registry name / checkpoint path, or the object itself.
+    """The saliency model of a spec, built without its centre prior where it has a switch.
 
-    Names are built with ``center_prior=False``; a factory that does not take
-    the switch, or refuses it (``center_bias`` is nothing but a prior), is built
-    without it (its ``center_prior`` attribute says whether a prior stays on).
+    Goes through :func:`salscope.models.factory.saliency_model`; a model whose
+    registration says it takes ``center_prior=False`` is built so, the others
+    (``center_bias`` is nothing but a prior) as they are — their
+    ``center_prior`` attribute then says whether a prior stays on.
     """
-    if hasattr(spec, "saliency_map"):
-        return spec
-    from salscope.models.registry import get_model  # noqa: PLC0415
-
-    try:
-        return get_model(str(spec), center_prior=False)
-    except (TypeError, ModelError) as exc:
-        if "center_prior" not in str(exc):
-            raise
-        return get_model(str(spec))
+    parsed = parse_spec(spec)
+    if parsed.source == "object":
+        return parsed.obj
+    return saliency_model(parsed, **({"center_prior": False} if parsed.center_prior_switch else {}))
 
 
 def model_kind(model: Any) -> str:
-    """``"classical"`` or ``"deep"`` from the module that defines the model's class, else ``"other"``."""
-    module = type(model).__module__
-    if module.startswith("salscope.models.classical"):
-        return "classical"
-    if module.startswith(("salscope.models.deep", "salscope.train")):
-        return "deep"
-    return "other"
+    """``"deep"``, ``"classical"``, ``"baseline"`` or ``"other"``: the model's ``kind`` (its class says it)."""
+    return str(getattr(model, "kind", "other"))
 
 
 def score_search_array(
@@ -421,6 +412,7 @@ def evaluate_popout(
     max_fixations: int = MAX_FIXATIONS,
     dimensions: Sequence[str] | None = None,
     max_images: int = 0,
+    spread_images: int = 0,
     hit: str = "item",
     disc_radius: float | None = None,
 ) -> PopoutResults:
@@ -428,8 +420,9 @@ def evaluate_popout(
 
     ``models`` holds registry names, checkpoint paths or model objects with a
     ``saliency_map(image)`` method. ``dimensions`` restricts the set (default:
-    all it holds); ``max_images > 0`` keeps that many images evenly spaced
-    through the (dimension-ordered) index, so every dimension stays. ``hit``
+    all it holds); ``max_images > 0`` keeps the first that many images of the
+    (dimension-ordered) index, ``spread_images > 0`` that many evenly spaced
+    through it, so that every dimension stays (what the study uses). ``hit``
     is the rule for a fixation on the target — ``"item"`` (nearest item,
     default), ``"disc"`` (P3: a disc of ``disc_radius`` px around the target
     centre, default each target's radius) or ``"ink"`` (the target's ink
@@ -442,8 +435,11 @@ def evaluate_popout(
     _check_hit(hit, disc_radius)
     if not models:
         raise AnalysisError("models is empty: name at least one model (e.g. --models spectral_residual)")
-    if isinstance(max_images, bool) or not isinstance(max_images, (int, np.integer)) or max_images < 0:
-        raise AnalysisError(f"max_images={max_images!r} (--max-images) must be a whole number ≥ 0 (0 = all)")
+    for arg, value in (("max_images", max_images), ("spread_images", spread_images)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise AnalysisError(f"{arg}={value!r} (--{arg.replace('_', '-')}) must be a whole number ≥ 0 (0 = all)")
+    if max_images and spread_images:
+        raise AnalysisError("max_images (the first N) and spread_images (N spread evenly) exclude each other; give one")
     if isinstance(max_fixations, bool) or not isinstance(max_fixations, (int, np.integer)) or max_fixations < 1:
         raise AnalysisError(f"max_fixations={max_fixations!r} (--max-fixations) must be a whole number ≥ 1 "
                             f"(P3: {MAX_FIXATIONS})")
@@ -456,14 +452,14 @@ def evaluate_popout(
     if not indices:
         raise AnalysisError(f"no search arrays of dimensions {list(dimensions or [])} in {pset.folder}")
     if 0 < max_images < len(indices):
-        keep = np.unique(np.linspace(0, len(indices) - 1, max_images).round().astype(int))
+        indices = indices[:max_images]
+    if 0 < spread_images < len(indices):
+        keep = np.unique(np.linspace(0, len(indices) - 1, spread_images).round().astype(int))
         indices = [indices[k] for k in keep]
 
-    built = [resolve_model(m) for m in models]
-    names = []
-    for i, (spec, model) in enumerate(zip(models, built)):
-        name = spec if isinstance(spec, str) else getattr(model, "name", f"model{i}")
-        names.append(name if name not in names else f"{name}#{i}")
+    specs = parse_specs(models)
+    built = [resolve_model(s) for s in specs]
+    names = [s.label for s in specs]
     notes = []
     for name, model in zip(names, built):
         if getattr(model, "center_prior", False):

@@ -33,6 +33,7 @@ _SUBCOMMANDS: list[str] = [
     "dissect",
     "compare",
     "study",
+    "models",
 ]
 
 app = typer.Typer(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
+from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
+                                  check_sample, default_out, input_size, labelled, model_list, out_help, sample_indices)
 from salscope.errors import ConfigError
 
 
@@ -18,60 +20,50 @@ def _split_list(value: Optional[str]) -> list[str] | None:
 
 
 def compare(
-    models: str = typer.Option(..., "--models", "-m", help="Comma-separated backbone names or checkpoint paths (≥ 2); the first is the reference."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for comparison.json, CSVs and figures."),
+    model: List[str] = typer.Option(..., "--model", "-m", help=ENCODER_HELP + " At least two; the first is the reference."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("compare") + " Holds comparison.json, CSVs and figures."),
     dataset: str = typer.Option("osie", "--dataset", help="Probe images: a data set name."),
     split: str = typer.Option("test", "--split", help="train, val, test or all."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer names (default: all layers of the first model)."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Comma-separated labels for the models (default: names / file stems)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help=LABELS_HELP),
     roles: Optional[str] = typer.Option(None, "--roles", help="pretrained,saliency,scene[,replicate] labels for the verdict; replicate = set-up II trained with another seed, needed for a decision (default: the order of 3 models)."),
     reduce: str = typer.Option("pool", "--reduce", help="pool (spatial mean per channel, exact CKA) or flatten (minibatch CKA)."),
     biased: bool = typer.Option(False, "--biased", help="Use the biased HSIC estimator (default: debiased)."),
-    size: str = typer.Option("224,224", "--size", help="Resize probe images to H,W ('none' keeps them)."),
+    size: str = typer.Option("224x224", "--input-size", help=INPUT_SIZE_HELP),
     batch_size: int = typer.Option(16, "--batch-size", help="Images per forward pass (and per minibatch with --reduce flatten)."),
-    max_images: int = typer.Option(0, "--max-images", help="Use at most this many probe images, spread evenly (0 = all)."),
+    max_images: Optional[int] = typer.Option(None, "--max-images", help=MAX_IMAGES_HELP),
+    spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over probe images (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the data split."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default cpu)."),
-    neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --models order: adds the category shift."),
+    neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --model order: adds the category shift."),
 ) -> None:
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
-    import numpy as np
-
     from salscope.analysis.compare import add_category_shift, compare_models, write_comparison
     from salscope.data.datasets import load_dataset
+    from salscope.models.factory import parse_specs
 
-    for option, value, least in (("--batch-size", batch_size, 1), ("--max-images", max_images, 0), ("--n-boot", n_boot, 0)):
+    for option, value, least in (("--batch-size", batch_size, 1), ("--n-boot", n_boot, 0)):
         if value < least:
             raise ConfigError(f"{option} must be at least {least}, got {value}"
-                              + (" (0 = all images)" if option == "--max-images" else "")
                               + (" (0 = no bootstrap intervals)" if option == "--n-boot" else ""))
-    specs = _split_list(models) or []
+    check_sample(max_images, spread_images)
+    specs = parse_specs(labelled(model_list(model), labels), role="encoder")
     if len(specs) < 2:
-        raise ConfigError("--models needs at least two comma-separated backbone names or checkpoints, e.g. vgg16,run2/best.ckpt")
-    names = _split_list(labels) or [Path(s).stem if ("/" in s or s.endswith((".ckpt", ".pt", ".pth"))) else s for s in specs]
-    if len(names) != len(specs):
-        raise ConfigError(f"--labels gives {len(names)} labels for {len(specs)} models")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"model labels collide ({', '.join(names)}); name each model with --labels, e.g. --labels pre,saliency,scene")
-    if size.lower() == "none":
-        hw = None
-    else:
-        try:
-            hw = tuple(int(v) for v in size.split(","))
-            assert len(hw) == 2 and min(hw) > 0
-        except (ValueError, AssertionError):
-            raise ConfigError(f"--size {size!r} must be H,W (positive integers) or 'none'") from None
+        raise ConfigError("--model needs at least two encoders, e.g. -m vgg16 -m run2/checkpoints/best.ckpt")
+    hw = input_size(size)
     ds = load_dataset(dataset, data_dir)
     if split != "all":
         ds = ds.split(split, seed=seed)
     stimuli = ds.stimuli
-    if max_images and max_images < len(stimuli):
-        stimuli = stimuli.subset(np.unique(np.linspace(0, len(stimuli) - 1, max_images).round().astype(int)))
-    result = compare_models(dict(zip(names, specs)), stimuli, _split_list(layers), reduce=reduce, debiased=not biased,
-                            size=hw, batch_size=batch_size, roles=_split_list(roles), n_boot=n_boot, seed=seed,
-                            device=device)
+    keep = sample_indices(len(stimuli), max_images, spread_images)
+    if keep is not None:
+        stimuli = stimuli.subset(keep)
+    result = compare_models({s.label: s for s in specs}, stimuli, _split_list(layers), reduce=reduce,
+                            debiased=not biased, size=hw, batch_size=batch_size, roles=_split_list(roles),
+                            n_boot=n_boot, seed=seed, device=device)
+    out = default_out(out, "compare")
     if neurons:
         add_category_shift(result, _split_list(neurons) or [])
     paths = write_comparison(result, out)

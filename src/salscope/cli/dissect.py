@@ -15,33 +15,24 @@ suffix), so every file stays inside ``--out``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
+                                  check_sample, default_out, labelled, model_list, out_help, sample_indices)
+from salscope.cli.options import input_size as input_size_of
 from salscope.errors import AnalysisError
 from salscope.names import slug
 
 
-def _size(value: Optional[str], option: str) -> Optional[tuple[int, int]]:
-    """``WIDTHxHEIGHT`` → ``(height, width)``."""
-    if value is None:
-        return None
-    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
-    if not m or int(m.group(1)) < 1 or int(m.group(2)) < 1:
-        raise AnalysisError(f"{option}: {value!r} is not WIDTHxHEIGHT (e.g. 224x224)")
-    return int(m.group(2)), int(m.group(1))
+def _encoders(specs: List[str], weights: str) -> list[tuple[object, object]]:
+    """``(ModelSpec, encoder)`` per ``--model``, through the one model factory (labels unique, else an error)."""
+    from salscope.models.factory import encoder, parse_specs  # noqa: PLC0415
 
-
-def _label(spec: str, taken: set[str]) -> str:
-    base = Path(spec).stem if (Path(spec).suffix or "/" in spec) else spec
-    label, k = base, 2
-    while label in taken:
-        label, k = f"{base}-{k}", k + 1
-    taken.add(label)
-    return label
+    w = None if weights.lower() == "none" else weights
+    return [(s, encoder(s, weights=w)) for s in parse_specs(specs, role="encoder")]
 
 
 def _load_regions(spec: str, stimuli, data_dir: Optional[str]):
@@ -56,18 +47,20 @@ def _load_regions(spec: str, stimuli, data_dir: Optional[str]):
 
 
 def dissect_command(
-    model: List[str] = typer.Option(..., "--model", help="Backbone name (efficientnet_lite0, vgg16, ...) or checkpoint; repeat to compare set-ups (first = reference)."),
+    model: List[str] = typer.Option(..., "--model", "-m", help=ENCODER_HELP + " Several compare set-ups (first = reference)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help=LABELS_HELP),
     dataset: str = typer.Option("osie", "--dataset", help="Data set name or folder."),
     regions: str = typer.Option("osie-regions", "--regions", help="Region annotations: a name under the data root or a VOC/labelme/COCO path."),
     layers: str = typer.Option(..., "--layers", help="Comma-separated layer names, e.g. conv4_3,conv5_1,conv5_3."),
-    out: str = typer.Option("runs/dissect", "--out", help="Output folder."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help=out_help("dissect")),
     top_k: int = typer.Option(10, "--top-k", help="Channels averaged per category (paper: 10)."),
     threshold: float = typer.Option(1.5, "--threshold", help="Region-NSS threshold T for counting channels (paper: 1.5)."),
     aggregation: str = typer.Option("instance", "--aggregation", help="Combine a category's instances: instance (mean), fixation (weighted by fixations), image."),
     convention: str = typer.Option("tuebingen", "--convention", help="NSS convention: tuebingen or mit."),
     batch_size: int = typer.Option(8, "--batch-size", help="Images per forward pass."),
-    max_images: Optional[int] = typer.Option(None, "--max-images", help="Use only the first N annotated images."),
-    input_size: str = typer.Option("224x224", "--input-size", help="Encoder input WIDTHxHEIGHT (paper: 224x224); use the same for models you compare."),
+    max_images: Optional[int] = typer.Option(None, "--max-images", help=MAX_IMAGES_HELP + " Counts annotated images."),
+    spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
+    input_size: str = typer.Option("224x224", "--input-size", help=INPUT_SIZE_HELP + " Paper: 224x224; use the same for models you compare."),
     mask_size: str = typer.Option("112x112", "--mask-size", help="Network Dissection mask resolution WIDTHxHEIGHT."),
     quantile: float = typer.Option(0.005, "--quantile", help="Network Dissection: top fraction of activations that fires (0.005 = top 0.5 %)."),
     iou_threshold: float = typer.Option(0.04, "--iou-threshold", help="Network Dissection: IoU above which a channel detects a category."),
@@ -82,31 +75,35 @@ def dissect_command(
 
     from salscope.analysis.neurons import analyse_neurons, compare_neurons  # noqa: PLC0415
     from salscope.data import load_dataset  # noqa: PLC0415
-    from salscope.models.deep import load_encoder  # noqa: PLC0415
-
-    for option, value, least in (("--batch-size", batch_size, 1), ("--threads", threads, 1), ("--max-images", max_images, 1),
-                                 ("--top-k", top_k, 1)):
+    for option, value, least in (("--batch-size", batch_size, 1), ("--threads", threads, 1), ("--top-k", top_k, 1)):
         if value is not None and value < least:
             raise AnalysisError(f"{option} must be at least {least} (or left out for the default), got {value}")
     if threads:
         torch.set_num_threads(threads)
+    check_sample(max_images, spread_images)
     layer_list = [v.strip() for v in layers.split(",") if v.strip()]
     if not layer_list:
         raise AnalysisError("--layers: give at least one layer name, e.g. --layers conv4_3,conv5_1,conv5_3")
-    isize, msize = _size(input_size, "--input-size"), _size(mask_size, "--mask-size")
-    taken: set[str] = set()
+    isize, msize = input_size_of(input_size), input_size_of(mask_size, "--mask-size")
+    if msize is None:
+        raise AnalysisError("--mask-size: give WIDTHxHEIGHT (e.g. 112x112)")
     # Every model first (a bad checkpoint fails before any image is read), then the data.
-    loaded = [(_label(spec, taken), spec, load_encoder(spec, weights=None if weights.lower() == "none" else weights))
-              for spec in model]
+    loaded = _encoders(labelled(model_list(model), labels), weights)
     ds = load_dataset(dataset, data_dir)
     reg = _load_regions(regions, ds.stimuli, data_dir)
-    out_dir = Path(out)
+    annotated = [i for i, image_id in enumerate(ds.ids) if image_id in reg]
+    keep = sample_indices(len(annotated), max_images, spread_images)
+    if spread_images and keep is not None:     # N annotated images spread evenly; the first N: max_images below
+        ds = ds.subset([annotated[k] for k in keep])
+    out_dir = default_out(Path(out) if out else None, "dissect")
     results, encoders = {}, {}
-    for label, spec, enc in loaded:
+    for spec, enc in loaded:
+        label = spec.label
         res = analyse_neurons(enc, ds, reg, layer_list, name=label, input_size=isize, batch_size=batch_size,
-                              max_images=max_images, top_k=top_k, threshold=threshold, aggregation=aggregation,
+                              max_images=max_images or None, top_k=top_k, threshold=threshold, aggregation=aggregation,
                               convention=convention, mask_size=msize, quantile=quantile, iou_threshold=iou_threshold)
-        res.settings["model_spec"] = str(spec)
+        res.settings["model_spec"] = spec.text
+        res.settings["kind"] = spec.kind
         res.settings["regions"] = str(regions)
         res.save(out_dir / slug(label))
         results[label], encoders[label] = res, enc

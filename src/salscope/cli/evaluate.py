@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from salscope.cli.options import (LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP, check_sample, default_out,
+                                  labelled, out_help, sample_indices)
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` command to ``app``."""
@@ -14,9 +16,11 @@ def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
         models: List[str] = typer.Argument(
-            ..., help="Models: registry names (center_bias, gbvs, ...), checkpoints (.ckpt/.pt), folders of maps "
-            "named by image id (.png/.jpg/.npy), or inter_observer."
+            ..., help="Model specs: registered names (center_bias, gbvs, ...; see `salscope models`), ckpt:PATH "
+            "(or a .ckpt/.pt path), maps:DIR (maps named by image id: .png/.jpg/.npy/.tif), FILE.py:FACTORY or "
+            "inter_observer; LABEL=SPEC names one (two runs' best.ckpt: a=runs/a/... b=runs/b/...)."
         ),
+        labels: Optional[str] = typer.Option(None, "--labels", help=LABELS_HELP),
         dataset: str = typer.Option("osie", "--dataset", help="Data set name or folder."),
         split: str = typer.Option("test", "--split", help="train, val, test or all."),
         metrics: str = typer.Option(
@@ -26,9 +30,10 @@ def register(app: typer.Typer) -> None:
         convention: str = typer.Option("tuebingen", "--convention", help="tuebingen (pysaliency) or mit (legacy MATLAB)."),
         average: str = typer.Option("fixation", "--average", help="Average fixation metrics per fixation or per image."),
         baseline: str = typer.Option("center_bias", "--baseline", help="Model that information gain is measured against."),
-        out: Path = typer.Option(..., "--out", "-o", help="Folder for per_image.csv, summary.json, summary.md, figures."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("evaluate") + " Holds per_image.csv, summary.json, summary.md, figures."),
         examples: int = typer.Option(0, "--examples", help="Save the K best and K worst images of each model as a figure."),
-        max_images: Optional[int] = typer.Option(None, "--max-images", help="Score only the first N images of the split."),
+        max_images: Optional[int] = typer.Option(None, "--max-images", help=MAX_IMAGES_HELP),
+        spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
         seed: int = typer.Option(0, "--seed", help="Split seed and seed of random AUC splits."),
         strict: bool = typer.Option(False, "--strict", help="Fail on images without fixations instead of skipping them."),
         workers: int = typer.Option(1, "--workers", help="Score images in N processes (same results, in order)."),
@@ -41,18 +46,23 @@ def register(app: typer.Typer) -> None:
         from salscope.data import load_dataset
         from salscope.errors import ConfigError
 
-        if max_images is not None and max_images < 1:
-            raise ConfigError(f"--max-images must be at least 1, got {max_images}")
+        check_sample(max_images, spread_images)
         if workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         if examples < 0:
             raise ConfigError(f"--examples must be >= 0, got {examples}")
+        specs = labelled(models, labels)
         ds = load_dataset(dataset, data_dir)
         if split != "all":
             ds = ds.split(split, seed=seed)
+        keep = sample_indices(len(ds), max_images, spread_images)
+        if spread_images and keep is not None:
+            ds = ds.subset(keep)                  # spread evenly; the first N are evaluate()'s own max_images
+        max_images = max_images or None
+        out = default_out(out, "evaluate")
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         result = evaluate(
-            models, ds, metrics=names, convention=convention, average=average, baseline=baseline,
+            specs, ds, metrics=names, convention=convention, average=average, baseline=baseline,
             max_images=max_images, skip_empty=not strict, seed=seed, workers=workers,
         )
         paths = result.write(out)
@@ -61,7 +71,7 @@ def register(app: typer.Typer) -> None:
         if result.skipped_images:
             console.print(f"skipped {len(result.skipped_images)} image(s) without fixations: {', '.join(result.skipped_images[:10])}")
         if examples:
-            for p in write_examples(result, models, ds, out, k=examples):
+            for p in write_examples(result, specs, ds, out, k=examples):
                 console.print(f"wrote {p}")
         for p in paths.values():
             console.print(f"wrote {p}")

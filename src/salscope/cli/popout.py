@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from salscope.errors import ConfigError
+from salscope.cli.options import (
+    LABELS_HELP,
+    MAX_IMAGES_HELP,
+    MODEL_HELP,
+    SPREAD_IMAGES_HELP,
+    default_out,
+    labelled,
+    model_list,
+    out_help,
+)
 
 popout_app = typer.Typer(
     name="popout",
@@ -18,25 +27,28 @@ popout_app = typer.Typer(
 
 @popout_app.command("generate")
 def generate(
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the set (PNG, masks, JSON, index.json)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("popout-set") + " Holds PNG, masks, JSON, index.json."),
     preset: str = typer.Option("default", "--preset", help="default (288 images, 384×384) or quick (48, 256×256)."),
     seed: int = typer.Option(0, "--seed", help="Base seed; each image's seed derives from it."),
 ) -> None:
     """Generate a benchmark set: every dimension × level × set size of the preset."""
     from salscope.data.popout import generate_benchmark, load_popout_set
 
+    out = default_out(out, "popout-set")
     index = generate_benchmark(out, preset=preset, seed=seed)
     typer.echo(f"{len(load_popout_set(out))} search arrays in {out} (index: {index})")
 
 
 @popout_app.command("evaluate")
 def evaluate(
-    models: str = typer.Option(..., "--models", "-m", help="Comma-separated model names or checkpoint paths."),
+    model: List[str] = typer.Option(..., "--model", "-m", help=MODEL_HELP),
     set_dir: Path = typer.Option(..., "--set", "-s", help="A folder made by `salscope popout generate`."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for per_image.csv, summary.{json,md}, fig_*.png."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("popout") + " Holds per_image.csv, summary.{json,md}, fig_*.png."),
+    labels: Optional[str] = typer.Option(None, "--labels", help=LABELS_HELP),
     max_fixations: int = typer.Option(100, "--max-fixations", help="Cap of the simulated search (P3: 100)."),
     dimensions: Optional[str] = typer.Option(None, "--dimensions", help="Only these dimensions (comma-separated)."),
-    max_images: int = typer.Option(0, "--max-images", help="Evaluate at most this many images, spread evenly (0 = all)."),
+    max_images: Optional[int] = typer.Option(None, "--max-images", help=MAX_IMAGES_HELP),
+    spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP + " Keeps every dimension."),
     hit: str = typer.Option(
         "item",
         "--hit",
@@ -50,20 +62,19 @@ def evaluate(
     """Score models on a pop-out set (centre priors off) and write tables and figures."""
     from salscope.analysis.popout import evaluate_popout, write_popout_results
 
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    if not names:
-        raise ConfigError("--models is empty: give comma-separated model names, e.g. --models spectral_residual,gbvs")
+    names = labelled(model_list(model), labels)
     dims = [d.strip() for d in dimensions.split(",") if d.strip()] if dimensions else None
     results = evaluate_popout(
         names,
         set_dir,
         max_fixations=max_fixations,
         dimensions=dims,
-        max_images=max_images,
+        max_images=max_images or 0,
+        spread_images=spread_images or 0,
         hit=hit,
         disc_radius=disc_radius,
     )
-    paths = write_popout_results(results, out)
+    paths = write_popout_results(results, default_out(out, "popout"))
     typer.echo(f"hit rule: {results.hit}")
     for row in results.overall():
         if row["n_images"] == 0:

@@ -47,7 +47,7 @@ def train_command(
     max_images: Optional[int] = typer.Option(None, "--max-images", help="Use only the first N training (and validation) images."),
     monitor: Optional[str] = typer.Option(None, "--monitor", help="Validation metric for best checkpoint / early stopping (val_nss, val_loss, val_acc)."),
     patience: Optional[int] = typer.Option(None, "--patience", help="Early stopping: epochs without improvement of --monitor (off if unset)."),
-    out: str = typer.Option("runs/train", "--out", help="Output folder (checkpoints/, logs/metrics.csv, config.json, result.json)."),
+    out: str = typer.Option("runs/train", "--out", "-o", help="Output folder (checkpoints/, logs/metrics.csv, config.json, result.json)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out exactly where it stopped (same configuration only)."),
     cache: bool = typer.Option(True, "--cache/--no-cache", help="Set-up I: cache the frozen encoder's features on disk ($SALSCOPE_CACHE)."),
     export_decoder: Optional[str] = typer.Option(None, "--export-decoder", help="Set-up I: also write the best decoder alone to this .pt file."),

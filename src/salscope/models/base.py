@@ -8,6 +8,8 @@ the map into a density, which is what information gain and log-likelihood need.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from salscope.errors import ModelError
@@ -62,12 +64,15 @@ class SaliencyModel:
     ----------
     name : str
         Registry name or a descriptive label.
+    kind : str
+        ``"deep"``, ``"classical"``, ``"baseline"`` or ``"other"`` (what tables and the report call it).
     center_prior : bool
         Whether the model applies a built-in centre prior. Models that have one
         take ``center_prior=False`` to switch it off (fair pop-out tests).
     """
 
     name: str = "model"
+    kind: ClassVar[str] = "other"
     center_prior: bool = False
 
     def saliency_map(self, image: np.ndarray) -> np.ndarray:

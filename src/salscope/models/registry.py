@@ -1,68 +1,58 @@
-"""Look saliency models up by name.
+"""The table of saliency models by name: a leaf that imports no model.
 
-Modules register factories with :func:`register_model`; the registry imports
-the built-in model modules lazily the first time a name is looked up, so
-importing :mod:`salscope.models` stays cheap.
+Model modules register a factory with :func:`register_model` when they are
+imported; :mod:`salscope.models.factory` imports them (the classical models and
+the built-in deep model) and is the one place that turns a name — or any other
+model spec — into a model. This module only keeps the table, so that a model
+module can register itself without importing the code that builds models from
+specs (the shape of timm's ``_registry.py``).
 """
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
-from salscope.errors import ModelError
-from salscope.models.base import SaliencyModel
-
-_FACTORIES: dict[str, Callable[..., SaliencyModel]] = {}
-
-# Modules whose import registers built-in models (each calls register_model at import).
-_BUILTIN_MODULES: list[str] = [
-    "salscope.models.classical",
-    "salscope.models.deep",
-]
-
-# A path with one of these suffixes is a deep-model checkpoint.
-CHECKPOINT_SUFFIXES = (".ckpt", ".pt", ".pth")
+#: What a model is, as every command and the study report it.
+KINDS = ("deep", "classical", "baseline", "precomputed")
 
 
-def register_model(name: str) -> Callable[[Callable[..., SaliencyModel]], Callable[..., SaliencyModel]]:
-    """Decorator: register ``factory(**kwargs) -> SaliencyModel`` under ``name``."""
+@dataclass(frozen=True)
+class Entry:
+    """One registered model: its factory, its kind, and whether the factory takes ``center_prior``."""
 
-    def decorate(factory: Callable[..., SaliencyModel]) -> Callable[..., SaliencyModel]:
-        _FACTORIES[name] = factory
+    name: str
+    factory: Callable[..., Any]
+    kind: str
+    center_prior_switch: bool
+
+
+_ENTRIES: dict[str, Entry] = {}
+
+
+def register_model(name: str, *, kind: str = "classical",
+                   center_prior_switch: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register ``factory(**kwargs) -> SaliencyModel`` under ``name``.
+
+    ``kind`` is one of :data:`KINDS`; ``center_prior_switch`` says that the
+    factory takes ``center_prior=False`` to build the model without its centre
+    bias (what the pop-out search arrays need).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"register_model({name!r}): kind {kind!r} is not one of {KINDS}")
+
+    def decorate(factory: Callable[..., Any]) -> Callable[..., Any]:
+        _ENTRIES[name] = Entry(name, factory, kind, center_prior_switch)
         return factory
 
     return decorate
 
 
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+def registered(name: str) -> Entry | None:
+    """The entry registered as ``name`` (None when there is none)."""
+    return _ENTRIES.get(name)
 
 
-def available_models() -> list[str]:
-    """Names of every registered model, sorted."""
-    _load_builtins()
-    return sorted(_FACTORIES)
-
-
-def get_model(name: str, **kwargs: Any) -> SaliencyModel:
-    """Build the model registered as ``name`` (or load a checkpoint path).
-
-    Raises :class:`ModelError` listing the valid names when ``name`` is unknown.
-    """
-    _load_builtins()
-    if name in _FACTORIES:
-        return _FACTORIES[name](**kwargs)
-    path = Path(name)
-    if path.suffix in CHECKPOINT_SUFFIXES:
-        if not path.is_file():
-            raise ModelError(f"checkpoint {path} does not exist")
-        from salscope.models.deep import load_saliency_model  # noqa: PLC0415 (optional heavy import)
-
-        return load_saliency_model(path, **kwargs)
-    raise ModelError(
-        f"unknown model '{name}'; valid names: {', '.join(sorted(_FACTORIES)) or '(none registered)'}, "
-        f"or a checkpoint path ending in {', '.join(CHECKPOINT_SUFFIXES)}"
-    )
+def registered_names() -> list[str]:
+    """Names registered so far, sorted (import :mod:`salscope.models.factory` first for every built-in one)."""
+    return sorted(_ENTRIES)

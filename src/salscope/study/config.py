@@ -93,7 +93,7 @@ class PopoutConfig:
 
     preset: str = "default"
     seed: int = 0
-    max_images: int = 0
+    spread_images: int = 0           # arrays spread evenly over the set, so every dimension stays (0 = all)
     classical: list[str] = field(default_factory=lambda: ["itti_koch", "gbvs", "spectral_residual", "signature"])
     hit: str = "item"                # "item" (nearest item is the target), "disc" (P3) or "ink"
     bootstrap: int = 1000

@@ -28,6 +28,7 @@ import numpy as np
 
 from salscope.errors import DataError
 from salscope.io import finite_or_none as _num
+from salscope.models.factory import INTER_OBSERVER, encoder, parse_spec, parse_specs, saliency_model
 from salscope.names import slug
 from salscope.settings import data_dir as resolve_data_dir
 from salscope.study.config import StudyConfig
@@ -55,14 +56,11 @@ def _weights(ctx: StageContext) -> str | None:
 
 def _encoders(ctx: StageContext) -> dict[str, Any]:
     """The encoders the analyses compare: ImageNet-pretrained, set-up II, II′ (when trained) and set-up III."""
-    from salscope.models.deep import load_encoder  # noqa: PLC0415
-
     setups = ctx.upstream["train"]["setups"]
-    out = {"pretrained": load_encoder(ctx.config.train.backbone, weights=_weights(ctx)),
-           "saliency": load_encoder(setups["saliency"]["checkpoint"])}
-    if "replicate" in setups:
-        out["replicate"] = load_encoder(setups["replicate"]["checkpoint"])
-    out["scene"] = load_encoder(setups["scene"]["checkpoint"])
+    out = {"pretrained": encoder(ctx.config.train.backbone, weights=_weights(ctx))}
+    for role in ("saliency", "replicate", "scene"):
+        if role in setups:
+            out[role] = encoder(f"ckpt:{setups[role]['checkpoint']}")
     return out
 
 
@@ -187,16 +185,11 @@ ORIGIN = {"set-up I": "trained in this study (set-up I)", "set-up II": "trained 
 
 def _deep_models(ctx: StageContext, *, center_prior: bool | None = None) -> dict[str, Any]:
     """Set-ups I and II of this study and the shipped built-in model, as saliency models named for the tables."""
-    from salscope.models.deep import builtin_model, load_saliency_model  # noqa: PLC0415
-
     setups = ctx.upstream["train"]["setups"]
-    models = {}
-    for label, setup in (("set-up I", "fixed"), ("set-up II", "saliency")):
-        model = load_saliency_model(setups[setup]["checkpoint"], center_prior=center_prior)
-        model.name = label
-        models[label] = model
-    models["builtin"] = builtin_model(center_prior=center_prior)
-    return models
+    specs = [parse_spec(f"ckpt:{setups[setup]['checkpoint']}", label=label)
+             for label, setup in (("set-up I", "fixed"), ("set-up II", "saliency"))] + [parse_spec("builtin")]
+    kwargs = {} if center_prior is None else {"center_prior": center_prior}
+    return {s.label: saliency_model(s, **kwargs) for s in specs}
 
 
 def _contrast(per_unit: dict[str, np.ndarray], summary: dict[str, float], first: list[str], second: list[str],
@@ -241,18 +234,14 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
     classical model on ``[evaluate] decide_metric`` (shuffled AUC by default:
     a centre prior cannot win it), paired bootstrap over images.
     """
-    from salscope.analysis.evaluation import INTER_OBSERVER, evaluate  # noqa: PLC0415
+    from salscope.analysis.evaluation import evaluate  # noqa: PLC0415
 
     e = ctx.config.evaluate
     dataset = _dataset(ctx).split(e.split, seed=ctx.config.data.split_seed)
     deep = _deep_models(ctx)
-    models: list[Any] = list(deep.values())
-    kinds: dict[str, str] = {label: "deep" for label in deep}
-    for name in e.classical:
-        models.append(name)
-        kinds[name] = "classical"
-    models += ["center_bias", INTER_OBSERVER]
-    kinds.update({"center_bias": "baseline", INTER_OBSERVER: "baseline"})
+    others = parse_specs([*e.classical, "center_bias", INTER_OBSERVER])
+    models: list[Any] = [*deep.values(), *others]
+    kinds: dict[str, str] = {label: m.kind for label, m in deep.items()} | {s.label: s.kind for s in others}
     metrics = list(e.metrics) + ([e.decide_metric] if e.decide_metric not in e.metrics else [])
     result = evaluate(models, dataset, metrics=metrics, convention=e.convention,
                       max_images=e.max_images or None, seed=ctx.config.data.split_seed)
@@ -293,7 +282,7 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     (``[popout] hit``: item-level by default), paired bootstrap over arrays,
     conjunction controls left out.
     """
-    from salscope.analysis.popout import evaluate_popout, resolve_model, write_popout_results  # noqa: PLC0415
+    from salscope.analysis.popout import evaluate_popout, model_kind, resolve_model, write_popout_results  # noqa: PLC0415
     from salscope.data.popout import generate_benchmark  # noqa: PLC0415
 
     p = ctx.config.popout
@@ -301,12 +290,9 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     set_dir = ctx.folder / "set"
     deep = _deep_models(ctx, center_prior=False)
     models: list[Any] = list(deep.values())
-    kinds: dict[str, str] = {label: "deep" for label in deep}
-    for name in p.classical:
-        model = resolve_model(name)      # centre prior off where the model has a switch
-        models.append(model)
-        kinds[model.name] = "classical"
-    results = evaluate_popout(models, set_dir, max_images=p.max_images, hit=p.hit)
+    models += [resolve_model(name) for name in p.classical]   # centre prior off where the model has a switch
+    kinds: dict[str, str] = {m.name: model_kind(m) for m in models}
+    results = evaluate_popout(models, set_dir, spread_images=p.spread_images, hit=p.hit)
     files = write_popout_results(results, ctx.folder / "results")
     by_dim = [{"model": r["model"], "kind": kinds.get(r["model"], "deep"), "origin": ORIGIN.get(r["model"], "classical"),
                **{k: v for k, v in r.items() if k != "model"}} for r in results.by_dimension()]
@@ -343,11 +329,9 @@ def _random_encoder(ctx: StageContext, seed: int):
     """The study's backbone with random weights drawn from ``seed`` (finding 1's reference)."""
     import torch  # noqa: PLC0415
 
-    from salscope.models.deep import load_encoder  # noqa: PLC0415
-
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return load_encoder(ctx.config.train.backbone, weights=None)
+        return encoder(ctx.config.train.backbone, weights=None)
 
 
 def _trained_ids(train: dict[str, Any]) -> dict[str, set[str]]:
@@ -400,9 +384,9 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     encoders = {k: v for k, v in _encoders(ctx).items() if k != "replicate"}   # II′ serves finding 4 only
     kw = dict(input_size=input_size, batch_size=n.batch_size, top_k=n.top_k, threshold=n.threshold)
     results = {}
-    for name, encoder in encoders.items():
+    for name, enc in encoders.items():
         ctx.log(f"[neurons] {name} encoder, {len(subset)} images, layers {', '.join(layers)}")
-        results[name] = analyse_neurons(encoder, subset, regions, layers, name=name, **kw)
+        results[name] = analyse_neurons(enc, subset, regions, layers, name=name, **kw)
         results[name].save(ctx.folder / slug(name))
     randoms = {}
     for k in range(n.random_seeds):

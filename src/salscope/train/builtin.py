@@ -61,7 +61,8 @@ def write_card(run_dir: Path, decoder_path: Path, command: str, data_dir: str | 
     """Score the exported decoder and the centre bias on the test split; write ``card.json`` beside the decoder."""
     from salscope.data import load_dataset  # noqa: PLC0415
     from salscope.models.classical.center_bias import CenterBias  # noqa: PLC0415
-    from salscope.models.deep import DeepSaliency, load_checkpoint  # noqa: PLC0415
+    from salscope.models.checkpoint import load_checkpoint  # noqa: PLC0415
+    from salscope.models.deep import DeepSaliency  # noqa: PLC0415
 
     config = json.loads((run_dir / "config.json").read_text())
     result = json.loads((run_dir / "result.json").read_text())

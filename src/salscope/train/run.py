@@ -41,6 +41,7 @@ import torch
 
 from salscope.errors import TrainError
 from salscope.io import write_json
+from salscope.models.checkpoint import RECORD_KEY, CheckpointRecord, export_decoder, load_checkpoint
 from salscope.train.checkpoints import AtomicCheckpointIO, read_checkpoint
 from salscope.train.config import SETUP_NUMBERS, TrainConfig, check_resume, default_layers
 
@@ -108,11 +109,12 @@ def build_model(config: TrainConfig):
                              encoder_spec={"name": config.backbone, "weights": config.weights})
 
 
-def _meta(config: TrainConfig, kind: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": kind, "setup": config.setup, "setup_number": SETUP_NUMBERS[config.setup],
-            "config": config.result_fields(), "config_hash": config.config_hash(),
-            "encoder": {"name": config.backbone, "weights": config.weights},
-            "input_size": list(config.input_size), **extra}
+def _meta(config: TrainConfig, kind: str, **extra: Any) -> CheckpointRecord:
+    """The checkpoint record of this run (``decoder=`` or ``head=`` in ``extra``)."""
+    return CheckpointRecord(kind=kind, setup=config.setup, setup_number=SETUP_NUMBERS[config.setup],
+                            config=config.result_fields(), config_hash=config.config_hash(),
+                            encoder={"name": config.backbone, "weights": config.weights},
+                            input_size=tuple(config.input_size), **extra)
 
 
 def read_checkpoint_meta(path: Path) -> dict[str, Any]:
@@ -121,9 +123,9 @@ def read_checkpoint_meta(path: Path) -> dict[str, Any]:
 
 
 def _salscope_entry(ckpt: dict[str, Any], path: Path) -> dict[str, Any]:
-    if "salscope" not in ckpt:
+    if RECORD_KEY not in ckpt:
         raise TrainError(f"checkpoint {path} was not written by `salscope train`; pass another --out")
-    return ckpt["salscope"]
+    return ckpt[RECORD_KEY]
 
 
 def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
@@ -262,8 +264,6 @@ def train(config: TrainConfig, callbacks: list | None = None) -> TrainResult:
                          config.config_hash(), cached, cache_layers, bool(trainer.is_global_zero),
                          list(train_ds.ids), list(val_ds.ids) if val_ds else [])
     if config.export_decoder and config.setup != "scene" and trainer.is_global_zero:
-        from salscope.models.deep import export_decoder, load_checkpoint  # noqa: PLC0415
-
         if config.setup != "fixed":
             raise TrainError("--export-decoder ships a decoder over the original encoder: only set-up 'fixed' can export one")
         export_decoder(load_checkpoint(result.best_checkpoint or last), config.export_decoder)

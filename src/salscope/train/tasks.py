@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from salscope.models.checkpoint import RECORD_KEY, CheckpointRecord
 from salscope.models.losses import SaliencyLoss
 
 
@@ -57,7 +58,7 @@ def features_from_trunk(encoder: nn.Module, cached: dict[str, torch.Tensor], sta
 
 
 class _Task(L.LightningModule):
-    def __init__(self, config, meta: dict[str, Any]):
+    def __init__(self, config, meta: CheckpointRecord):
         super().__init__()
         self.config = config
         self.meta = meta
@@ -84,7 +85,7 @@ class _Task(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["salscope"] = dict(self.meta)
+        checkpoint[RECORD_KEY] = self.meta.to_dict()
         checkpoint["salscope_rng"] = torch.get_rng_state()
         # The scores so far, so that resuming a finished run (no epoch left to train) reports them again.
         metrics = self.trainer.callback_metrics if self._trainer is not None else {}
@@ -99,7 +100,7 @@ class _Task(L.LightningModule):
 class SaliencyTask(_Task):
     """Set-ups I and II: fixation prediction."""
 
-    def __init__(self, model, config, meta: dict[str, Any]):
+    def __init__(self, model, config, meta: CheckpointRecord):
         super().__init__(config, meta)
         self.model = model
         self.loss = SaliencyLoss(config.loss, model.output)
@@ -153,7 +154,7 @@ class SceneHead(nn.Module):
 class SceneTask(_Task):
     """Set-up III: scene classification with the encoder fine-tuned from the same layer."""
 
-    def __init__(self, encoder: nn.Module, head: SceneHead, config, meta: dict[str, Any]):
+    def __init__(self, encoder: nn.Module, head: SceneHead, config, meta: CheckpointRecord):
         super().__init__(config, meta)
         self.encoder = encoder
         self.head = head

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +59,8 @@ class AIM(SaliencyModel):
     approach", Journal of Vision 9(3):5, 2009.
     """
 
+    kind: ClassVar[str] = "classical"
+
     scale: float = 0.5
     bins: int = 256
     convolve: bool = False
@@ -104,6 +108,6 @@ class AIM(SaliencyModel):
         return valid_map_to_image(info, img.shape, p, (h, w))
 
 
-@register_model("aim")
+@register_model("aim", kind="classical", center_prior_switch=True)
 def _make(**kwargs) -> AIM:
     return AIM(**kwargs)

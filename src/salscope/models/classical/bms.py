@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from dataclasses import dataclass
 
 import cv2
@@ -79,6 +81,8 @@ class BMS(SaliencyModel):
     38(5), 2016. Defaults of the authors' code as run for fixation prediction
     (``BMS in out 8 7 9 9 2 1 400``).
     """
+
+    kind: ClassVar[str] = "classical"
 
     max_dim: int = 400
     sample_step: int = 8
@@ -165,6 +169,6 @@ class BMS(SaliencyModel):
         return out.astype(np.float64)
 
 
-@register_model("bms")
+@register_model("bms", kind="classical", center_prior_switch=True)
 def _make(**kwargs) -> BMS:
     return BMS(**kwargs)

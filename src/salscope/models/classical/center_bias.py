@@ -86,6 +86,8 @@ class CenterBias(SaliencyModel):
     T. Judd et al., ICCV 2009; M. Kümmerer et al., PNAS 2015.
     """
 
+    kind: ClassVar[str] = "baseline"
+
     name: ClassVar[str] = "center_bias"
 
     sigma_x: float = 0.2
@@ -203,7 +205,7 @@ class CenterBias(SaliencyModel):
         return final
 
 
-@register_model("center_bias")
+@register_model("center_bias", kind="baseline")
 def _make_center_bias(**kwargs) -> CenterBias:
     return CenterBias(**kwargs)
 

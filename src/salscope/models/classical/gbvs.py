@@ -51,6 +51,8 @@ class GraphSaliency(SaliencyModel):
     Parameters common to both are documented on the subclasses.
     """
 
+    kind: ClassVar[str] = "classical"
+
     name: ClassVar[str] = "graph_saliency"
     # 1 = graph activation (GBVS), 2 = centre-surround (Itti-Koch)
     _activation_type: ClassVar[int] = 1
@@ -341,7 +343,7 @@ def _round_half_away(x: float) -> float:
     return float(np.floor(abs(x) + 0.5) * np.sign(x))
 
 
-@register_model("gbvs")
+@register_model("gbvs", kind="classical", center_prior_switch=True)
 def _make_gbvs(**kwargs) -> GBVS:
     return GBVS(**kwargs)
 

@@ -85,7 +85,7 @@ class IttiKoch(GraphSaliency):
         return max(1, int(_round_half_away(height * scale))), max(1, int(_round_half_away(width * scale)))
 
 
-@register_model("itti_koch")
+@register_model("itti_koch", kind="classical", center_prior_switch=True)
 def _make_itti_koch(**kwargs) -> IttiKoch:
     return IttiKoch(**kwargs)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +76,8 @@ class ImageSignature(SaliencyModel):
     IEEE TPAMI 34(1), 2012, Section 4; ``default_signature_param.m`` (LAB, 0.045, 64).
     """
 
+    kind: ClassVar[str] = "classical"
+
     color_space: str = "lab"
     map_width: int = 64
     blur_sigma: float = 0.045
@@ -120,6 +124,6 @@ class ImageSignature(SaliencyModel):
         return imresize(mat2gray(sal), output_shape=(h, w))
 
 
-@register_model("signature")
+@register_model("signature", kind="classical", center_prior_switch=True)
 def _make(**kwargs) -> ImageSignature:
     return ImageSignature(**kwargs)

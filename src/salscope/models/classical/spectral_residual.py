@@ -8,6 +8,8 @@ so that their maps follow the authors' MATLAB code.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +110,8 @@ class SpectralResidual(SaliencyModel):
     Sections 2–3 and the MATLAB code printed in the paper.
     """
 
+    kind: ClassVar[str] = "classical"
+
     map_width: int = 64
     average_size: int = 3
     blur_size: int = 10
@@ -139,6 +143,6 @@ class SpectralResidual(SaliencyModel):
         return imresize(sal, output_shape=(h, w))
 
 
-@register_model("spectral_residual")
+@register_model("spectral_residual", kind="classical", center_prior_switch=True)
 def _make(**kwargs) -> SpectralResidual:
     return SpectralResidual(**kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +56,8 @@ class SUN(SaliencyModel):
     Sections 3–4 (362 ICA filters of 11×11×3, generalised Gaussian fits).
     """
 
+    kind: ClassVar[str] = "classical"
+
     scale: float = 0.5
     max_dim: int = 512
     filters: str | None = None
@@ -89,6 +93,6 @@ class SUN(SaliencyModel):
         return valid_map_to_image(sal, img.shape, p, (h, w))
 
 
-@register_model("sun")
+@register_model("sun", kind="classical", center_prior_switch=True)
 def _make(**kwargs) -> SUN:
     return SUN(**kwargs)
