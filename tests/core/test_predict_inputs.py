@@ -95,3 +95,26 @@ def test_benchmark_formats(tmp_path):
     err_out = tmp_path / "both"
     assert main(["predict", str(root), "--recursive", "--out", str(err_out), *MODEL, "--format", "npy,logdensity"]) == 2
     assert not err_out.exists()
+
+
+def test_pysaliencys_benchmark_loaders_read_what_predict_writes(tmp_path):
+    """The loaders the MIT/Tübingen benchmark evaluates submissions with (pysaliency) read each format back."""
+    pysaliency = pytest.importorskip("pysaliency", reason="pysaliency is not installed (optional)")
+    pytest.importorskip("h5py", reason="h5py (the optional HDF5 extra) is not installed")
+    from salscope.data import Stimuli
+
+    root = tmp_path / "Stimuli"
+    paths = [_image(root / "Action" / "001.jpg", (12, 16)), _image(root / "Art" / "001.jpg", (10, 14), 1)]
+    maps, prob = tmp_path / "maps", tmp_path / "prob"
+    assert main(["predict", str(root), "--recursive", "--out", str(maps), *MODEL, "--format", "jpg"]) == 0
+    assert main(["predict", str(root), "--recursive", "--out", str(prob), *MODEL, "--format", "logdensity,hdf5"]) == 0
+    stimuli = Stimuli(paths, ["Action/001", "Art/001"]).to_pysaliency()
+    map_model = pysaliency.SaliencyMapModelFromDirectory(stimuli, str(maps), caching=False)
+    folder_model = pysaliency.ModelFromDirectory(stimuli, str(prob), caching=False)
+    hdf5_model = pysaliency.HDF5Model(stimuli, str(prob / "predictions.hdf5"), caching=False)
+    for path, stimulus in zip(paths, stimuli):
+        rel = path.relative_to(root).with_suffix("")
+        np.testing.assert_array_equal(map_model.saliency_map(stimulus), np.asarray(Image.open(maps / f"{rel}.jpg"), float))
+        ld = np.load(prob / f"{rel}.npy")
+        np.testing.assert_array_equal(folder_model.log_density(stimulus), ld)
+        np.testing.assert_array_equal(hdf5_model.log_density(stimulus), ld)
