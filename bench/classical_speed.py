@@ -25,7 +25,7 @@ import tracemalloc
 import numpy as np
 
 from salscope.data.stimuli import Stimuli
-from salscope.models.registry import available_models, get_model
+from salscope.models import available_models, get_model
 from salscope.settings import dataset_dir
 
 CLASSICAL = ["itti_koch", "gbvs", "aim", "sun", "spectral_residual", "signature", "bms", "center_bias"]

@@ -187,7 +187,7 @@ def per_image_means(values: dict, n: np.ndarray, n_images: int) -> dict:
 
 def build_inputs(data_dir: str | None, max_images: int | None, dest: Path) -> int:
     from salscope.data import load_osie
-    from salscope.models.registry import get_model
+    from salscope.models import get_model
 
     ds = load_osie(data_dir)
     n_images = len(ds) if max_images is None else min(max_images, len(ds))

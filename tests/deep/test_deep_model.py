@@ -114,4 +114,4 @@ def test_predict_cli_writes_maps_and_overlays(tiny_model, tmp_path, data_root):
 
     png = np.asarray(Image.open(out / "1001.png"))
     assert png.shape == (600, 800) and png.min() == 0 and png.max() == 255
-    assert main(["predict", images[0], "--out", str(out), "--format", "jpg"]) == 2
+    assert main(["predict", images[0], "--out", str(out), "--format", "gif"]) == 2

@@ -5,6 +5,7 @@ integers, ``x`` = column, ``y`` = row; the pixel of a fixation is
 ``(floor(y + 0.5), floor(x + 0.5))``. Loaders convert file conventions at the edge.
 """
 
+from salscope.data._pysaliency import read_hdf5 as _read_hdf5
 from salscope.data.dataset import Dataset
 from salscope.data.fixations import Fixations
 from salscope.data.splits import split_indices
@@ -18,6 +19,18 @@ def load_dataset(name_or_path, data_dir=None):
     return _load(name_or_path, data_dir)
 
 
+def read_pysaliency_hdf5(path, group=None, folder=None):
+    """A pysaliency HDF5 file as salscope :class:`Fixations` or :class:`Stimuli`, whichever it holds.
+
+    See :meth:`Fixations.read_hdf5` and :meth:`Stimuli.read_hdf5` (h5py needed, pysaliency not).
+    """
+    kind, payload = _read_hdf5(path, group, folder)
+    if kind == "fixations":
+        return Fixations(**payload)
+    paths, ids = payload
+    return Stimuli(paths, ids if ids is not None else [str(i) for i in range(len(paths))])
+
+
 def load_osie(data_dir=None):
     """Load OSIE (see :func:`salscope.data.datasets.load_osie`)."""
     from salscope.data.datasets import load_osie as _load
@@ -25,4 +38,5 @@ def load_osie(data_dir=None):
     return _load(data_dir)
 
 
-__all__ = ["Dataset", "Fixations", "Stimuli", "load_dataset", "load_image", "load_osie", "split_indices"]
+__all__ = ["Dataset", "Fixations", "Stimuli", "load_dataset", "load_image", "load_osie", "read_pysaliency_hdf5",
+           "split_indices"]

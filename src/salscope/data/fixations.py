@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from salscope.data import _pysaliency
 from salscope.errors import DataError
 
 
@@ -81,6 +82,38 @@ class Fixations:
             return cls([], [], [])
         cat = lambda a: np.concatenate([getattr(p, a) for p in parts])  # noqa: E731
         return cls(cat("x"), cat("y"), cat("n"), cat("subject"), cat("order"), cat("duration"))
+
+    # -- pysaliency ----------------------------------------------------------
+    @classmethod
+    def from_pysaliency(cls, fixations) -> "Fixations":
+        """Fixations of a pysaliency ``Fixations``/``FixationTrains``, scoring the same pixels.
+
+        pysaliency's pixel is ``int(x)``, salscope's ``floor(x + 0.5)``: the
+        coordinates become ``x - 0.5``, ``y - 0.5``. ``subjects`` → ``subject``;
+        ``order`` = the length of each fixation's history (its position in the
+        scanpath; -1 for fixations made without history); a ``duration``
+        attribute (seconds) → ``duration`` in ms. Needs no pysaliency import.
+        """
+        return cls(**_pysaliency.fixation_arrays_from_pysaliency(fixations))
+
+    def to_pysaliency(self):
+        """These fixations as a pysaliency ``Fixations`` (``x + 0.5``, ``y + 0.5``), so that ``int(x)`` is our pixel.
+
+        Each fixation's history is the earlier fixations of its scanpath (same
+        image and subject, by ``order``), ``t`` its position in the scanpath,
+        and known durations become the ``duration`` attribute in seconds.
+        Needs pysaliency (``pip install pysaliency``; :class:`DataError` if absent).
+        """
+        return _pysaliency.fixations_to_pysaliency(self.x, self.y, self.n, self.subject, self.order, self.duration)
+
+    @classmethod
+    def read_hdf5(cls, path, group: str | None = None) -> "Fixations":
+        """Fixations from a pysaliency HDF5 file (``Fixations``/``FixationTrains.to_hdf5``), shifted as in :meth:`from_pysaliency`.
+
+        Needs h5py (``pip install h5py``), not pysaliency. ``group`` names the
+        HDF5 group holding them when they are not at the top of the file.
+        """
+        return cls(**_pysaliency.read_hdf5(path, group, expect="fixations")[1])
 
     # -- selection -----------------------------------------------------------
     def for_image(self, i: int) -> "Fixations":

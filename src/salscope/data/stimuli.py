@@ -1,9 +1,11 @@
 """Stimuli: a lazily loaded, indexable set of images.
 
 Images are returned as ``np.ndarray`` uint8 ``H×W×3`` RGB whatever their file mode
-(grey, grey+alpha, RGBA, palette, CMYK, 16-bit grey are converted). Sizes come from
-the file headers only (PIL reads the header without decoding the pixels), so listing
-the sizes of the 700 OSIE images costs a few milliseconds per hundred files.
+(grey, grey+alpha, RGBA, palette, CMYK, 16-bit grey are converted), turned upright
+by their EXIF orientation tag (a phone portrait stored sideways loads as a viewer
+shows it). Sizes come from the file headers only (PIL reads the header, EXIF
+included, without decoding the pixels), so listing the sizes of the 700 OSIE images
+costs a few milliseconds per hundred files.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from salscope.data import _pysaliency
 from salscope.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm")
@@ -40,6 +43,23 @@ def _open(path: Path):
         raise DataError(f"cannot read image {path} ({exc}); the file is corrupt or not an image: replace it") from exc
 
 
+#: EXIF tag 0x0112 (Orientation): 1 upright; 2-4 mirrored/rotated 180°; 5-8 transposed (width and height swap).
+EXIF_ORIENTATION = 0x0112
+
+
+def exif_orientation(img) -> int:
+    """The EXIF orientation (1..8) of an opened PIL image, 1 when it has none or it is unreadable.
+
+    A malformed EXIF block is read as upright, as image viewers do, rather than
+    refusing an image whose pixels decode.
+    """
+    try:
+        value = int(img.getexif().get(EXIF_ORIENTATION, 1))
+    except Exception:  # noqa: BLE001 (PIL raises many kinds of errors on broken EXIF)
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
 def to_rgb(img) -> np.ndarray:
     """Convert a PIL image of any mode to a uint8 ``H×W×3`` RGB array.
 
@@ -58,14 +78,22 @@ def to_rgb(img) -> np.ndarray:
 
 
 def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Read one image file as uint8 ``H×W×3`` RGB; :class:`DataError` naming the file if it fails."""
-    from PIL import Image
+    """Read one image file as uint8 ``H×W×3`` RGB, upright; :class:`DataError` naming the file if it fails.
+
+    The EXIF orientation is applied (``PIL.ImageOps.exif_transpose``), so the
+    array is the image as a viewer shows it: a 20×10 (W×H) JPEG with orientation
+    6 ("rotate 90° clockwise") loads as ``20×10×3`` (H×W×3).
+    """
+    from PIL import Image, ImageOps
 
     path = Path(path)
     img = _open(path)
     try:
         with img:
             img.load()
+            if exif_orientation(img) != 1:
+                with ImageOps.exif_transpose(img) as upright:
+                    return to_rgb(upright)
             return to_rgb(img)
     except Image.DecompressionBombError as exc:
         raise _bomb_error(path, exc) from exc
@@ -132,9 +160,9 @@ def load_map(path: str | os.PathLike) -> np.ndarray:
 class Stimuli:
     """An ordered set of image files, loaded on access.
 
-    ``s[i]`` decodes image ``i`` (uint8 ``H×W×3`` RGB); ``s.ids`` are the file
-    stems unless given; ``s.sizes`` are ``(height, width)`` read from headers only
-    and cached.
+    ``s[i]`` decodes image ``i`` (uint8 ``H×W×3`` RGB, upright by its EXIF
+    orientation); ``s.ids`` are the file stems unless given; ``s.sizes`` are
+    ``(height, width)`` of the upright image, read from headers only and cached.
     """
 
     def __init__(self, paths: Sequence[str | os.PathLike], ids: Sequence[str] | None = None):
@@ -160,6 +188,40 @@ class Stimuli:
         if not paths:
             raise DataError(f"no images ({', '.join(suffixes)}) found in {folder}")
         return cls(paths)
+
+    @classmethod
+    def from_pysaliency(cls, stimuli, folder: str | os.PathLike | None = None) -> "Stimuli":
+        """Stimuli of pysaliency ``FileStimuli`` (their files) or ``Stimuli`` (arrays, written to ``folder`` as PNG).
+
+        ids: the ``ids`` attribute that :meth:`to_pysaliency` sets, else the file
+        stems when unique, else ``"0"``, ``"1"``, …. Needs no pysaliency import.
+        """
+        paths, ids = _pysaliency.stimuli_paths_from_pysaliency(stimuli, folder)
+        return cls(paths, ids if ids is not None else [str(i) for i in range(len(paths))])
+
+    def to_pysaliency(self):
+        """These images as pysaliency ``FileStimuli`` with the ids as the ``ids`` attribute.
+
+        If an image needs EXIF rotation (pysaliency would read it sideways), the
+        upright arrays are passed as in-memory pysaliency ``Stimuli`` instead,
+        with the files as the ``filenames`` attribute. Needs pysaliency.
+        """
+        upright = []
+        for p in self._paths:
+            with _open(p) as img:
+                upright.append(exif_orientation(img) == 1)
+        return _pysaliency.stimuli_to_pysaliency(self._paths, self._ids, upright, self.__getitem__)
+
+    @classmethod
+    def read_hdf5(cls, path: str | os.PathLike, group: str | None = None,
+                  folder: str | os.PathLike | None = None) -> "Stimuli":
+        """Stimuli from a pysaliency HDF5 file (``FileStimuli``/``Stimuli.to_hdf5``); needs h5py, not pysaliency.
+
+        ``FileStimuli`` name their files (relative to the HDF5 file from version
+        2.0 on); ``Stimuli`` hold arrays, written to ``folder`` as PNG files.
+        """
+        paths, ids = _pysaliency.read_hdf5(path, group, folder, expect="stimuli")[1]
+        return cls(paths, ids if ids is not None else [str(i) for i in range(len(paths))])
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -194,12 +256,14 @@ class Stimuli:
 
     @property
     def sizes(self) -> list[tuple[int, int]]:
-        """``(height, width)`` of every image, from the file headers (cached)."""
+        """``(height, width)`` of every image as :func:`load_image` returns it, from the file headers (cached)."""
         if self._sizes is None:
             sizes = []
             for p in self._paths:
                 with _open(p) as img:
                     w, h = img.size
+                    if exif_orientation(img) >= 5:   # transposed: width and height swap
+                        w, h = h, w
                 sizes.append((int(h), int(w)))
             self._sizes = sizes
         return list(self._sizes)

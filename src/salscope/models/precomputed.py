@@ -14,12 +14,16 @@ from typing import Any
 
 import numpy as np
 
-from salscope.data.stimuli import MAP_SUFFIXES, load_map
-from salscope.errors import DataError, ModelError
+from salscope.errors import ModelError
+from salscope.models.precomputed_formats import find_map_file, index_map_folder, read_map_file
 
 
 class PrecomputedMaps:
-    """Saliency maps stored in a folder, one file per image named ``<image id>.<npy|png|jpg|jpeg|tif|tiff>``.
+    """Saliency maps stored in a folder, one file per image named ``<image id>.<npy|png|jpg|jpeg|tif|tiff|mat>``.
+
+    Or named as pysaliency and the MIT/Tübingen benchmark name them (after the
+    stimulus file, subfolders repeating the stimuli's): the file of each image
+    is found by :mod:`salscope.models.precomputed_formats`.
 
     Files are read by :func:`salscope.data.stimuli.load_map`: ``.npy`` arrays
     and float/16-bit TIFFs keep their values (negative ones included), 8-bit
@@ -39,25 +43,15 @@ class PrecomputedMaps:
         if not self.folder.is_dir():
             raise ModelError(f"map folder {self.folder} does not exist")
         self.name = name or self.folder.name
-        self.files: dict[str, Path] = {}
-        for path in sorted(self.folder.iterdir()):
-            if not (path.is_file() and path.suffix.lower() in MAP_SUFFIXES):
-                continue
-            if path.stem in self.files:
-                raise DataError(
-                    f"map folder {self.folder} has two maps for image '{path.stem}': {self.files[path.stem].name} and "
-                    f"{path.name}; keep one of them (move the other out of the folder)"
-                )
-            self.files[path.stem] = path
-        if not self.files:
-            raise ModelError(f"map folder {self.folder} holds no {'/'.join(MAP_SUFFIXES)} files; put one map per image id there")
+        self.files: dict[str, Path] = index_map_folder(self.folder)
 
     def predict(self, dataset: Any, index: int, image: np.ndarray | None) -> tuple[np.ndarray, Any]:
         image_id = dataset.ids[index]
-        path = self.files.get(image_id)
+        paths = getattr(getattr(dataset, "stimuli", None), "paths", None)
+        path = find_map_file(self.files, image_id, paths[index] if paths else None)
         if path is None:
             raise ModelError(
                 f"map folder {self.folder} has no map for image '{image_id}' (expected {image_id}.npy/.png/.jpg/.tif); "
                 "add it or evaluate a subset with --max-images"
             )
-        return load_map(path), None
+        return read_map_file(path), None
