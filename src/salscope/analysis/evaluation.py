@@ -119,13 +119,16 @@ class InterObserver:
         return subj
 
 
-def resolve_models(models: Sequence[Any], labels: Sequence[str] | None = None) -> list[Any]:
-    """Sources for several specs, their labels unique (``LABEL=SPEC`` or ``labels`` name them)."""
+def resolve_models(models: Sequence[Any], labels: Sequence[str] | None = None, **placement: Any) -> list[Any]:
+    """Sources for several specs, their labels unique (``LABEL=SPEC`` or ``labels`` name them).
+
+    ``placement`` (``device``, ``amp``) goes to the deep models the specs build.
+    """
     specs = [m if (not isinstance(m, (str, os.PathLike, ModelSpec)) and hasattr(m, "needs_image")) else None
              for m in models]
     texts = [m for m, s in zip(models, specs) if s is None]
     parsed = iter(parse_specs(texts, None if labels is None else [l for l, s in zip(labels, specs) if s is None]))
-    out = [s if s is not None else resolve_model(next(parsed)) for s in specs]
+    out = [s if s is not None else resolve_model(next(parsed), **placement) for s in specs]
     names = [src.name for src in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -133,7 +136,7 @@ def resolve_models(models: Sequence[Any], labels: Sequence[str] | None = None) -
     return out
 
 
-def resolve_model(spec: Any, label: str | None = None) -> Any:
+def resolve_model(spec: Any, label: str | None = None, **placement: Any) -> Any:
     """The evaluation's source for one model spec (:func:`salscope.models.factory.parse_spec`'s grammar).
 
     ``maps:DIR`` (or a folder) → :class:`~salscope.models.precomputed.PrecomputedMaps`;
@@ -152,7 +155,7 @@ def resolve_model(spec: Any, label: str | None = None) -> Any:
     if parsed.source == "object" and not hasattr(parsed.obj, "saliency_map"):
         raise ModelError(f"cannot evaluate a {type(parsed.obj).__name__}; pass a model name, checkpoint, map folder "
                          "or SaliencyModel")
-    return ModelSource(saliency_model(parsed), name=parsed.label, kind=parsed.kind)
+    return ModelSource(saliency_model(parsed, **placement), name=parsed.label, kind=parsed.kind)
 
 
 # --------------------------------------------------------------------------- gold maps
@@ -507,6 +510,7 @@ def evaluate(
     workers: int = 1,
     reuse_maps: bool = True,
     map_density: str | None = None,
+    device: Any = None,
 ) -> EvaluationResult:
     """Score models on every image of ``dataset`` with the chosen metrics and convention.
 
@@ -548,6 +552,9 @@ def evaluate(
         image-independent model — reuse that map's sort and statistics
         (tuebingen suite only; the values are the same bits). Costs one
         comparison per image; ``False`` recomputes everything.
+    device : str, optional
+        Where deep models built from specs run (``--device``: auto, cpu,
+        cuda[:N], mps; see :mod:`salscope.devices`). Metrics run on the CPU.
     map_density : {None, "normalize"}
         Information gain (``"tuebingen"``) needs a log-density. Probabilistic
         models (``center_bias``, deep read-outs with a log-density output,
@@ -584,7 +591,8 @@ def evaluate(
         raise AnalysisError(f"workers={workers!r}: give a whole number of processes >= 1 (1 = no extra processes)")
     if not models:
         raise ModelError("no model given; name at least one (e.g. center_bias, inter_observer, a map folder)")
-    sources = resolve_models(models)
+    # deep models built from specs run on ``device`` (auto, cpu, cuda[:N], mps; None: where they are built, the CPU)
+    sources = resolve_models(models, **({} if device is None else {"device": device}))
     names = [s.name for s in sources]
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise MetricError(f"seed={seed!r}: give a whole number >= 0")

@@ -300,7 +300,7 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
-def resolve_model(spec: Any) -> Any:
+def resolve_model(spec: Any, device: Any = None) -> Any:
     """The saliency model of a spec, built without its centre prior where it has a switch.
 
     Goes through :func:`salscope.models.factory.saliency_model`; a model whose
@@ -311,7 +311,10 @@ def resolve_model(spec: Any) -> Any:
     parsed = parse_spec(spec)
     if parsed.source == "object":
         return parsed.obj
-    return saliency_model(parsed, **({"center_prior": False} if parsed.center_prior_switch else {}))
+    kwargs: dict[str, Any] = {"center_prior": False} if parsed.center_prior_switch else {}
+    if device is not None:
+        kwargs["device"] = device       # deep models only; numpy models run on the CPU
+    return saliency_model(parsed, **kwargs)
 
 
 def model_kind(model: Any) -> str:
@@ -415,6 +418,7 @@ def evaluate_popout(
     spread_images: int = 0,
     hit: str = "item",
     disc_radius: float | None = None,
+    device: Any = None,
 ) -> PopoutResults:
     """Score each model on each search array of a set; see :class:`PopoutResults`.
 
@@ -426,7 +430,8 @@ def evaluate_popout(
     is the rule for a fixation on the target — ``"item"`` (nearest item,
     default), ``"disc"`` (P3: a disc of ``disc_radius`` px around the target
     centre, default each target's radius) or ``"ink"`` (the target's ink
-    mask) — see :func:`score_search_array`. Raises :class:`AnalysisError` for
+    mask) — see :func:`score_search_array`. ``device`` places deep models built
+    from specs (:mod:`salscope.devices`). Raises :class:`AnalysisError` for
     an empty model list, an unknown ``hit``, or a model whose map does not
     match its input's size.
     """
@@ -458,7 +463,7 @@ def evaluate_popout(
         indices = [indices[k] for k in keep]
 
     specs = parse_specs(models)
-    built = [resolve_model(s) for s in specs]
+    built = [resolve_model(s, device=device) for s in specs]
     names = [s.label for s in specs]
     notes = []
     for name, model in zip(names, built):

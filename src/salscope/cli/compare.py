@@ -9,6 +9,7 @@ import typer
 
 from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
                                   check_sample, default_out, input_size, labelled, model_list, out_help, sample_indices)
+from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.errors import ConfigError
 
 
@@ -36,7 +37,7 @@ def compare(
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over probe images (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the data split."),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
-    device: Optional[str] = typer.Option(None, "--device", help="torch device (default cpu)."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --model order: adds the category shift."),
 ) -> None:
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
@@ -62,7 +63,7 @@ def compare(
         stimuli = stimuli.subset(keep)
     result = compare_models({s.label: s for s in specs}, stimuli, _split_list(layers), reduce=reduce,
                             debiased=not biased, size=hw, batch_size=batch_size, roles=_split_list(roles),
-                            n_boot=n_boot, seed=seed, device=device)
+                            n_boot=n_boot, seed=seed, device=resolve_device(device))
     out = default_out(out, "compare")
     if neurons:
         add_category_shift(result, _split_list(neurons) or [])

@@ -23,6 +23,7 @@ import typer
 from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
                                   check_sample, default_out, labelled, model_list, out_help, sample_indices)
 from salscope.cli.options import input_size as input_size_of
+from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.errors import AnalysisError
 from salscope.names import slug
 
@@ -69,6 +70,7 @@ def dissect_command(
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
     weights: str = typer.Option("imagenet", "--weights", help="Weights for a backbone name: imagenet or none (random)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Which channels respond to which salient-region categories (He et al. 2019; Bau et al. 2017)."""
     import torch  # noqa: PLC0415
@@ -81,6 +83,7 @@ def dissect_command(
     if threads:
         torch.set_num_threads(threads)
     check_sample(max_images, spread_images)
+    dev = resolve_device(device)
     layer_list = [v.strip() for v in layers.split(",") if v.strip()]
     if not layer_list:
         raise AnalysisError("--layers: give at least one layer name, e.g. --layers conv4_3,conv5_1,conv5_3")
@@ -101,7 +104,8 @@ def dissect_command(
         label = spec.label
         res = analyse_neurons(enc, ds, reg, layer_list, name=label, input_size=isize, batch_size=batch_size,
                               max_images=max_images or None, top_k=top_k, threshold=threshold, aggregation=aggregation,
-                              convention=convention, mask_size=msize, quantile=quantile, iou_threshold=iou_threshold)
+                              convention=convention, device=dev, mask_size=msize, quantile=quantile, iou_threshold=iou_threshold)
+        enc.cpu()      # the figures below run a few images on the CPU
         res.settings["model_spec"] = spec.text
         res.settings["kind"] = spec.kind
         res.settings["regions"] = str(regions)

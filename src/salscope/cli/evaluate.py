@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.cli.options import (LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP, check_sample, default_out,
                                   labelled, out_help, sample_indices)
 
@@ -36,6 +37,7 @@ def register(app: typer.Typer) -> None:
         spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
         seed: int = typer.Option(0, "--seed", help="Split seed and seed of random AUC splits."),
         strict: bool = typer.Option(False, "--strict", help="Fail on images without fixations instead of skipping them."),
+        device: str = typer.Option("auto", "--device", help=DEVICE_HELP + " For deep models; metrics run on the CPU."),
         workers: int = typer.Option(1, "--workers", help="Score images in N processes (same results, in order)."),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."),
     ) -> None:
@@ -63,7 +65,7 @@ def register(app: typer.Typer) -> None:
         names = [m.strip() for m in metrics.split(",") if m.strip()]
         result = evaluate(
             specs, ds, metrics=names, convention=convention, average=average, baseline=baseline,
-            max_images=max_images, skip_empty=not strict, seed=seed, workers=workers,
+            max_images=max_images, skip_empty=not strict, seed=seed, workers=workers, device=str(resolve_device(device)),
         )
         paths = result.write(out)
         console = Console()

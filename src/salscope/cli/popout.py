@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.cli.options import (
     LABELS_HELP,
     MAX_IMAGES_HELP,
@@ -58,6 +59,7 @@ def evaluate(
     disc_radius: Optional[float] = typer.Option(
         None, "--disc-radius", help="Radius in px of the --hit disc mask (default: each target's radius, as P3)."
     ),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Score models on a pop-out set (centre priors off) and write tables and figures."""
     from salscope.analysis.popout import evaluate_popout, write_popout_results
@@ -73,6 +75,7 @@ def evaluate(
         spread_images=spread_images or 0,
         hit=hit,
         disc_radius=disc_radius,
+        device=str(resolve_device(device)),
     )
     paths = write_popout_results(results, default_out(out, "popout"))
     typer.echo(f"hit rule: {results.hit}")

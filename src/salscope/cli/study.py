@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from salscope.devices import DEVICE_HELP, check_device
 from salscope.errors import ConfigError
 
 
@@ -24,6 +25,7 @@ def study(
     only: Optional[str] = typer.Option(None, "--only", help="Run only these stages (comma-separated); others must be cached."),
     force: Optional[str] = typer.Option(None, "--force", help="Re-run these stages even if cached (comma-separated)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as TOML and exit."),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP + " Overrides [run] device; every stage uses it."),
 ) -> None:
     """Run the paper's study: train set-ups I/II/II′/III (none on the region-annotated images), evaluate deep vs
     classical on natural images and pop-out arrays, neuron analysis with permutation nulls and random-init
@@ -41,6 +43,8 @@ def study(
         raise ConfigError(f"--{' and --'.join(chosen)} exclude each other; choose one preset")
     preset = chosen[0] if chosen else None
     cfg = load_config(config, preset)
+    if device is not None:
+        cfg.run.device = check_device(device)
     if show_config:
         typer.echo(dump_toml(cfg))
         return

@@ -12,13 +12,20 @@ from typing import Optional
 
 import typer
 
+from salscope.devices import DEVICE_HELP, lightning_devices
+from salscope.errors import ConfigError
+
 
 def _layers(value: Optional[str]) -> Optional[list[str]]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _devices(value: str) -> str | int:
-    return int(value) if value.isdigit() else value
+def _devices(value: str) -> str | int | list[int]:
+    if value.isdigit():
+        return int(value)
+    if "," in value or value.endswith(","):       # "0," or "0,2": those GPU indices (Lightning's list form)
+        return [int(v) for v in value.split(",") if v.strip()]
+    return value
 
 
 def train_command(
@@ -58,9 +65,16 @@ def train_command(
     num_workers: int = typer.Option(0, "--num-workers", help="DataLoader worker processes."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads (torch.set_num_threads)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Rich progress bar (default: on a terminal)."),
+    device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP + " One device; sets --accelerator/--devices (for several GPUs use --devices N --strategy ddp)."),
 ) -> None:
     """Train a deep saliency model (set-ups I, II) or the scene-classification control (set-up III)."""
     from salscope.train import TrainConfig, train  # noqa: PLC0415 (torch/lightning are heavy)
+
+    if device is not None:
+        if accelerator != "auto" or devices != "1":
+            raise ConfigError("--device names one device; it excludes --accelerator/--devices (give one or the other)")
+        accelerator, placed = lightning_devices(device)
+        devices = "".join(f"{d}," for d in placed) if isinstance(placed, list) else str(placed)   # "0,": GPU 0
 
     config = TrainConfig.from_preset(
         preset, setup=setup, backbone=backbone, weights=None if weights.lower() == "none" else weights,

@@ -29,14 +29,15 @@ def builtin_card() -> dict[str, Any]:
     return json.loads(ref.read_text())
 
 
-def builtin_model(center_prior: bool | None = None, device: str | torch.device | None = None) -> DeepSaliency:
+def builtin_model(center_prior: bool | None = None, device: str | torch.device | None = None,
+                  amp: bool = False) -> DeepSaliency:
     """The built-in model: ``efficientnet_lite0`` (ImageNet, offline) + a trained readout decoder."""
     ref = resources.files(BUILTIN_PACKAGE) / "decoder.pt"
     if not ref.is_file():
         raise ModelError("the built-in model's decoder.pt is missing from salscope/resources/builtin; reinstall salscope")
     with resources.as_file(ref) as path:
         model = load_checkpoint(path)
-    return DeepSaliency(model, name="builtin", center_prior=center_prior, device=device)
+    return DeepSaliency(model, name="builtin", center_prior=center_prior, device=device, amp=amp)
 
 
 @register_model("builtin", kind="deep", center_prior_switch=True)

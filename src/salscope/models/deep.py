@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from salscope.devices import inference_autocast, resolve_device
 from salscope.errors import ModelError
 from salscope.models.base import SaliencyModel, as_rgb_image
 
@@ -103,12 +104,15 @@ class DeepSaliencyModel(nn.Module):
         return self.decoder(self.features(x), out_size)
 
     @torch.no_grad()
-    def predict(self, images: Sequence[np.ndarray], batch_size: int = 8, density: bool = False) -> list[np.ndarray]:
+    def predict(self, images: Sequence[np.ndarray], batch_size: int = 8, density: bool = False,
+                amp: bool = False) -> list[np.ndarray]:
         """Decoder output for each image at its own size (float64 arrays).
 
         Images are resized to ``input_size`` (or kept at their size when it is
         None; then equal sizes are batched together). ``density=True`` returns
         ``exp`` of a log-density output (computed in torch, before the copy).
+        Batches run on the model's device; ``amp`` uses bf16 autocast there
+        when it is a CUDA device (:func:`salscope.devices.inference_autocast`).
         """
         arrays = [as_rgb_image(im, argument=f"images[{i}]") for i, im in enumerate(images)]
         device = next(self.parameters()).device
@@ -123,7 +127,8 @@ class DeepSaliencyModel(nn.Module):
                 for start in range(0, len(idx), batch_size):
                     chunk = idx[start:start + batch_size]
                     x = images_to_batch([arrays[i] for i in chunk], self.input_size).to(device)
-                    y = self(x, out_size=(h, w))
+                    with inference_autocast(device, amp):
+                        y = self(x, out_size=(h, w)).float()
                     if density and self.output == "log_density":
                         y = y.exp()
                     y = y.double().cpu().numpy()
@@ -146,10 +151,11 @@ class DeepSaliency(SaliencyModel):
     kind: ClassVar[str] = "deep"
 
     def __init__(self, model: DeepSaliencyModel, name: str = "deep", center_prior: bool | None = None,
-                 device: str | torch.device | None = None, batch_size: int = 8):
+                 device: str | torch.device | None = None, batch_size: int = 8, amp: bool = False):
         self.model = model.eval()
         if device is not None:
-            self.model.to(device)
+            self.model.to(resolve_device(device))
+        self.amp = bool(amp)
         self.name = name
         self.batch_size = int(batch_size)
         if center_prior is not None:
@@ -169,12 +175,12 @@ class DeepSaliency(SaliencyModel):
 
     def predict(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Saliency maps of several images (batched by size)."""
-        return self.model.predict(images, batch_size=self.batch_size, density=True)
+        return self.model.predict(images, batch_size=self.batch_size, density=True, amp=self.amp)
 
     def saliency_map(self, image: np.ndarray) -> np.ndarray:
         return self.predict([image])[0]
 
     def log_density(self, image: np.ndarray) -> np.ndarray:
         if self.model.output == "log_density":
-            return self.model.predict([image], batch_size=1)[0]
+            return self.model.predict([image], batch_size=1, amp=self.amp)[0]
         return super().log_density(image)

@@ -185,28 +185,33 @@ def parse_specs(specs: Sequence[Any], labels: Sequence[str] | None = None, *, ro
 def saliency_model(spec: Any, **kwargs: Any) -> SaliencyModel:
     """The :class:`SaliencyModel` of a spec (registered name, checkpoint, FILE.py:FACTORY or an object).
 
-    ``kwargs`` go to the model's factory (``center_prior``, ``device``, a
-    checkpoint's ``encoder_weights``, a classical model's parameters).
+    ``kwargs`` go to the model's factory (``center_prior``, a checkpoint's
+    ``encoder_weights``, a classical model's parameters). ``device``
+    (``--device``: auto, cpu, cuda[:N], mps) and ``amp`` (bf16 autocast on
+    CUDA) place a deep model; numpy models (classical, baselines) run on the
+    CPU and ignore them.
     """
     s = parse_spec(spec)
+    placement = {k: kwargs.pop(k) for k in ("device", "amp") if k in kwargs}
     if s.source == "object":
         if kwargs:
             raise ModelError(f"model {s.label}: options {sorted(kwargs)} apply to specs, not to a built model")
         return s.obj
     if s.source == "registry":
-        model = registered(s.target).factory(**kwargs)  # type: ignore[union-attr]
+        entry = registered(s.target)
+        model = entry.factory(**kwargs, **(placement if entry.kind == "deep" else {}))  # type: ignore[union-attr]
         if s.label != s.target:
             model.name = s.label
         return model
     if s.source == "checkpoint":
-        unknown = sorted(set(kwargs) - {"center_prior", "device", "encoder_weights"})
+        unknown = sorted(set(kwargs) - {"center_prior", "encoder_weights"})
         if unknown:
-            raise ModelError(f"unknown option(s) {unknown} for a checkpoint model; valid: center_prior, device, "
+            raise ModelError(f"unknown option(s) {unknown} for a checkpoint model; valid: center_prior, device, amp, "
                              "encoder_weights")
         net = load_checkpoint(s.target, encoder_weights=kwargs.get("encoder_weights"))
-        return DeepSaliency(net, name=s.label, center_prior=kwargs.get("center_prior"), device=kwargs.get("device"))
+        return DeepSaliency(net, name=s.label, center_prior=kwargs.get("center_prior"), **placement)
     if s.source == "file":
-        return module_saliency(s.target, s.factory, name=s.label, **kwargs)
+        return module_saliency(s.target, s.factory, name=s.label, device=placement.get("device"), **kwargs)
     if s.source == "maps":
         raise ModelError(f"{s.text} is a folder of precomputed maps: it can be evaluated (salscope evaluate) but "
                          "predicts nothing for new images; give a model that does")

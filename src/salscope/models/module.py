@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from salscope.devices import resolve_device
 from salscope.errors import ModelError
 from salscope.models.backbones.foreign import ModuleEncoder, as_numpy_map, module_preprocess
 from salscope.models.base import SaliencyModel
@@ -95,7 +96,7 @@ class ModuleSaliency(SaliencyModel):
         self.preprocess = module_preprocess(module, name)
         self.module = module.eval()
         if device is not None:
-            self.module.to(device)
+            self.module.to(resolve_device(device))
         self.name = name
         output = getattr(module, "output", "map")
         if output not in OUTPUTS:

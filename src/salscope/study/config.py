@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from salscope.devices import check_device
 from salscope.errors import ConfigError
 
 
@@ -44,9 +45,10 @@ class DataConfig:
 
 @dataclass
 class RunConfig:
-    """What kind of run this is (shown in the report; no stage depends on it)."""
+    """What kind of run this is and where it runs (no stage's results depend on either; a resume may move devices)."""
 
     scale: str = "custom"            # "quick" (smoke run), "standard", "paper" or "custom"
+    device: str = "auto"             # every stage's torch work: auto, cpu, cuda, cuda:N or mps (salscope.devices)
 
 
 @dataclass
@@ -265,6 +267,7 @@ def _check(config: StudyConfig) -> None:
                               + (" (or [] for the training size)" if name == "neurons" else ""))
     if config.compare.bootstrap == 1:
         raise ConfigError("[compare] bootstrap = 1: use 0 (no intervals) or at least 2 resamples")
+    check_device(config.run.device, option="[run] device")   # the spelling only: a GPU is looked for when used
 
 
 def load_config(path: str | Path | None = None, preset: str | None = None) -> StudyConfig:

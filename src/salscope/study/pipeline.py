@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from salscope.devices import lightning_devices, resolve_device
 from salscope.errors import DataError
 from salscope.io import finite_or_none as _num
 from salscope.models.factory import INTER_OBSERVER, encoder, parse_spec, parse_specs, saliency_model
@@ -145,6 +146,7 @@ def stage_train(ctx: StageContext) -> dict[str, Any]:
         max_val_images=t.max_val_images or None, data_dir=str(_data_root(ctx)), threads=t.threads or None,
         progress=None, exclude_ids=exclude or None, patience=t.patience or None,
     )
+    common["accelerator"], common["devices"] = lightning_devices(ctx.config.run.device)
     setups: dict[str, Any] = {}
     rows, images = [], []
     for key, setup, seed_offset in SETUPS:
@@ -189,7 +191,7 @@ def _deep_models(ctx: StageContext, *, center_prior: bool | None = None) -> dict
     specs = [parse_spec(f"ckpt:{setups[setup]['checkpoint']}", label=label)
              for label, setup in (("set-up I", "fixed"), ("set-up II", "saliency"))] + [parse_spec("builtin")]
     kwargs = {} if center_prior is None else {"center_prior": center_prior}
-    return {s.label: saliency_model(s, **kwargs) for s in specs}
+    return {s.label: saliency_model(s, device=ctx.config.run.device, **kwargs) for s in specs}
 
 
 def _contrast(per_unit: dict[str, np.ndarray], summary: dict[str, float], first: list[str], second: list[str],
@@ -292,7 +294,7 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     models: list[Any] = list(deep.values())
     models += [resolve_model(name) for name in p.classical]   # centre prior off where the model has a switch
     kinds: dict[str, str] = {m.name: model_kind(m) for m in models}
-    results = evaluate_popout(models, set_dir, spread_images=p.spread_images, hit=p.hit)
+    results = evaluate_popout(models, set_dir, spread_images=p.spread_images, hit=p.hit, device=ctx.config.run.device)
     files = write_popout_results(results, ctx.folder / "results")
     by_dim = [{"model": r["model"], "kind": kinds.get(r["model"], "deep"), "origin": ORIGIN.get(r["model"], "classical"),
                **{k: v for k, v in r.items() if k != "model"}} for r in results.by_dimension()]
@@ -382,7 +384,8 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     layers = _encoder_layers(ctx, n.layers, 3)
     input_size = list(n.input_size) or list(ctx.config.train.input_size)
     encoders = {k: v for k, v in _encoders(ctx).items() if k != "replicate"}   # II′ serves finding 4 only
-    kw = dict(input_size=input_size, batch_size=n.batch_size, top_k=n.top_k, threshold=n.threshold)
+    kw = dict(input_size=input_size, batch_size=n.batch_size, top_k=n.top_k, threshold=n.threshold,
+              device=resolve_device(ctx.config.run.device))
     results = {}
     for name, enc in encoders.items():
         ctx.log(f"[neurons] {name} encoder, {len(subset)} images, layers {', '.join(layers)}")
@@ -570,7 +573,8 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
     if "replicate" in models:
         roles["replicate"] = "replicate"
     comp = compare_models(models, dataset.stimuli, layers, image_ids=dataset.ids,
-                          size=tuple(ctx.config.train.input_size), roles=roles, n_boot=c.bootstrap, seed=c.seed)
+                          size=tuple(ctx.config.train.input_size), roles=roles, n_boot=c.bootstrap, seed=c.seed,
+                          device=resolve_device(ctx.config.run.device))
     files = write_comparison(comp, ctx.folder)
     finetune_from = ctx.upstream["train"]["finetune_from"]
     tuned = layers[layers.index(finetune_from):] if finetune_from in layers else layers
