@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from salscope.analysis.similarity import MinibatchCKA, StreamingLinearCKA, feature_vectors
-from salscope.data.datasets import load_dataset
+from salscope.data.loaders import load_dataset
 from salscope.models.backbones import get_backbone
 
 LAYERS = {

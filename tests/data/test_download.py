@@ -140,7 +140,7 @@ def test_stale_part_file_restarts(server, data_root, tmp_path):
 
 def test_fetch_osie_full_then_load(server, data_root, tmp_path):
     handler, base = server
-    from salscope.data.datasets import load_osie
+    from salscope.data.loaders import load_osie
 
     # one cut connection mid-way: no half data set, then resume completes it
     handler.cut["stimuli/1350.jpg"] = 5_000

@@ -9,7 +9,7 @@ import pytest
 import scipy.io as sio
 from PIL import Image
 
-from salscope.data.datasets import (
+from salscope.data.loaders import (
     CAT2000_CATEGORIES, detect_fixations, load_cat2000, load_dataset, load_folder, load_mit1003,
 )
 from salscope.errors import DataError

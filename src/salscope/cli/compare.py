@@ -40,7 +40,7 @@ def compare(
     import numpy as np
 
     from salscope.analysis.compare import add_category_shift, compare_models, write_comparison
-    from salscope.data.datasets import load_dataset
+    from salscope.data.loaders import load_dataset
 
     for option, value, least in (("--batch-size", batch_size, 1), ("--max-images", max_images, 0), ("--n-boot", n_boot, 0)):
         if value < least:

@@ -12,15 +12,15 @@ from salscope.data.stimuli import Stimuli, load_image
 
 
 def load_dataset(name_or_path, data_dir=None):
-    """Load a data set by name or folder (see :func:`salscope.data.datasets.load_dataset`)."""
-    from salscope.data.datasets import load_dataset as _load
+    """Load a data set by name or folder (see :func:`salscope.data.loaders.load_dataset`)."""
+    from salscope.data.loaders import load_dataset as _load
 
     return _load(name_or_path, data_dir)
 
 
 def load_osie(data_dir=None):
-    """Load OSIE (see :func:`salscope.data.datasets.load_osie`)."""
-    from salscope.data.datasets import load_osie as _load
+    """Load OSIE (see :func:`salscope.data.loaders.load_osie`)."""
+    from salscope.data.loaders import load_osie as _load
 
     return _load(data_dir)
 

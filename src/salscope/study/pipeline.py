@@ -42,7 +42,7 @@ def _data_root(ctx: StageContext) -> Path:
 
 
 def _dataset(ctx: StageContext):
-    from salscope.data.datasets import load_dataset  # noqa: PLC0415
+    from salscope.data.loaders import load_dataset  # noqa: PLC0415
 
     return load_dataset(ctx.config.data.dataset, _data_root(ctx))
 
