@@ -39,7 +39,8 @@ def compare(
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
     import numpy as np
 
-    from salscope.analysis.compare import add_category_shift, compare_models, write_comparison
+    from salscope.analysis.compare import add_category_shift, compare_models
+    from salscope.analysis.compare_outputs import write_comparison
     from salscope.data.loaders import load_dataset
 
     for option, value, least in (("--batch-size", batch_size, 1), ("--max-images", max_images, 0), ("--n-boot", n_boot, 0)):
