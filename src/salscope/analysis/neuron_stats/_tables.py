@@ -28,6 +28,7 @@ class Table:
 
 
 def as_table(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Table:
+    """``scores[rows][:, cols]`` with NaN set to 0 and its finite mask (None when every cell is finite)."""
     s = scores[np.ix_(rows, cols)]
     ok = np.isfinite(s)
     if ok.all():
@@ -36,6 +37,7 @@ def as_table(scores: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Table:
 
 
 def check_scores(region_scores: Any, name: str = "region_scores") -> np.ndarray:
+    """``region_scores`` as a float64 ``(R, C)`` table; :class:`AnalysisError` naming ``name`` otherwise."""
     s = np.asarray(region_scores, dtype=np.float64)
     if s.ndim != 2:
         raise AnalysisError(f"{name}: expected an (R regions × C channels) table, got shape {s.shape}")
@@ -43,6 +45,7 @@ def check_scores(region_scores: Any, name: str = "region_scores") -> np.ndarray:
 
 
 def check_len(values: Any, n: int, name: str) -> np.ndarray:
+    """``values`` as ``n`` strings, one per region row; :class:`AnalysisError` naming ``name`` otherwise."""
     if values is None:
         raise AnalysisError(f"{name}: give one entry per region row ({n} rows)")
     arr = np.asarray([str(v) for v in values], dtype=object)
@@ -53,6 +56,7 @@ def check_len(values: Any, n: int, name: str) -> np.ndarray:
 
 
 def check_categories(categories: Sequence[str]) -> list[str]:
+    """The category names, at least one and none twice."""
     cats = [str(c) for c in categories]
     if not cats:
         raise AnalysisError("categories: give at least one category name")
@@ -62,12 +66,14 @@ def check_categories(categories: Sequence[str]) -> list[str]:
 
 
 def check_positive(value: int, name: str) -> int:
+    """``value`` as a whole number ≥ 1."""
     if int(value) != value or value < 1:
         raise AnalysisError(f"{name}={value!r}: use a positive whole number")
     return int(value)
 
 
 def channel_mask(channels: Any, tables: Sequence[np.ndarray]) -> np.ndarray:
+    """``channels`` checked as a ``(C,)`` bool mask, default the columns finite somewhere in every table."""
     n_ch = tables[0].shape[1]
     if channels is None:
         mask = np.ones(n_ch, dtype=bool)
@@ -100,6 +106,7 @@ def one_hot(codes: np.ndarray, n_cat: int) -> np.ndarray:
 
 
 def safe_ratio(tot: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``tot / den`` where ``den > 0``, NaN elsewhere (no warnings)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, tot / np.where(den > 0, den, 1.0), np.nan)
 
@@ -193,6 +200,7 @@ def check_alpha(alpha: float) -> float:
 
 
 def image_codes(region_image: np.ndarray) -> tuple[np.ndarray, int]:
+    """Image index (0..I-1, sorted by image id) of each region, and ``I``."""
     _, inv = np.unique(region_image, return_inverse=True)
     return inv.astype(np.int64), int(inv.max()) + 1 if inv.size else 0
 

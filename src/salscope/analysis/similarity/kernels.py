@@ -10,6 +10,7 @@ import torch
 
 from salscope.errors import AnalysisError
 
+#: Features or Gram matrices: numpy arrays or torch tensors (computed in float64 torch).
 ArrayLike = np.ndarray | torch.Tensor
 
 
@@ -33,6 +34,7 @@ def feature_vectors(activation: ArrayLike, reduce: str = "pool") -> torch.Tensor
 
 
 def as64(x: ArrayLike) -> torch.Tensor:
+    """``x`` as a float64 ``n×p`` tensor; :class:`AnalysisError` for any other shape."""
     t = torch.as_tensor(x)
     if t.ndim != 2:
         raise AnalysisError(f"features must be an n×p matrix, got shape {tuple(t.shape)}")
@@ -40,6 +42,7 @@ def as64(x: ArrayLike) -> torch.Tensor:
 
 
 def check_n(n: int, debiased: bool, what: str = "probe set") -> None:
+    """:class:`AnalysisError` unless ``n`` images suffice for the estimator (debiased: ≥ 4; biased: ≥ 2)."""
     if debiased and n <= 3:
         raise AnalysisError(
             f"the debiased HSIC estimator needs at least 4 images per {what}, got n={n}; "
@@ -117,6 +120,7 @@ def cka(k: ArrayLike, l: ArrayLike, debiased: bool = False) -> float:
 
 
 def cka_ratio(kl: float, kk: float, ll: float) -> float:
+    """``HSIC(K, L) / sqrt(HSIC(K, K) · HSIC(L, L))``; :class:`AnalysisError` where a self-HSIC is not positive."""
     denom = kk * ll
     if not denom > 0:
         raise AnalysisError(
