@@ -21,11 +21,10 @@ import copy
 import os
 import time
 
-import numpy as np
 import torch
 
 from salscope.analysis.similarity import MinibatchCKA, StreamingLinearCKA, feature_vectors
-from salscope.data.datasets import load_dataset
+from salscope.data.loaders import load_dataset
 from salscope.models.backbones import get_backbone
 
 LAYERS = {

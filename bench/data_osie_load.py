@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from salscope.data import Stimuli, load_image
-from salscope.data.datasets import load_osie
+from salscope.data.loaders import load_osie
 
 
 def main() -> None:

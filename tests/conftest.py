@@ -54,7 +54,7 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="session")
 def osie(data_root):
     """The OSIE data set (700 images, 98,321 fixations), loaded once per session."""
-    from salscope.data.datasets import load_osie
+    from salscope.data.loaders import load_osie
 
     return load_osie(data_root)
 

@@ -350,6 +350,31 @@ def test_bad_input_names_the_argument():
         selectivity(np.full_like(s, np.nan), cat, img, CATS)
 
 
+
+def test_every_statistic_checks_its_inputs_with_one_rule():
+    """One validation for all five statistics: the same bad input gives the same message naming the argument."""
+    s, cat, img = noise_table(91, n_ch=8)
+    n = len(cat)
+    calls = {
+        "category_means": lambda s, c, i: category_means(s, c, CATS),
+        "permutation_null": lambda s, c, i: permutation_null(s, c, CATS, n_perm=5, region_image=i),
+        "bootstrap_gain": lambda s, c, i: bootstrap_gain(s, s, c, i, CATS, n_boot=5),
+        "cross_fitted": lambda s, c, i: cross_fitted(s, c, i, CATS, n_repeats=2),
+        "selectivity": lambda s, c, i: selectivity(s, c, i, CATS),
+    }
+    for name, call in calls.items():
+        with pytest.raises(AnalysisError, match=rf"^region_category: {n - 1} entries for {n} region rows"):
+            call(s, cat[:-1], img)
+        with pytest.raises(AnalysisError, match=r"expected an \(R regions × C channels\) table, got shape \(8,\)"):
+            call(s[0], cat, img)
+        with pytest.raises(AnalysisError, match="^channels: no channel left to test"):
+            call(np.full_like(s, np.nan), cat, img)
+        if name != "category_means":
+            with pytest.raises(AnalysisError, match=rf"^region_image: {n - 1} entries for {n} region rows"):
+                call(s, cat, img[:-1])
+    with pytest.raises(AnalysisError, match=r"^before \(\d+, 8\) and after \(\d+, 7\) must score the same regions"):
+        bootstrap_gain(s, s[:, :7], cat, img, CATS)
+
 def test_cross_fitted_gain_removes_the_winners_curse():
     """No real gain, but the 'after' model is noisier on head regions: in-sample top-k inflates its gain, cross-fitting
     does not (Kriegeskorte et al. 2009)."""

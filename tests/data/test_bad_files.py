@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from salscope.data.datasets import load_folder, load_salicon
+from salscope.data.loaders import load_folder, load_salicon
 from salscope.errors import DataError, SalscopeError
 
 LATIN1 = "image,x,y\ncafé,1,2\n".encode("latin-1")  # é as one byte 0xE9: not UTF-8

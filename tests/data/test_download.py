@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from salscope.data.fetch import REMOTE_DATASETS, RemoteDataset, fetch_dataset
+from salscope.data.fetch import OSIE_MANIFEST, REMOTE_DATASETS, RemoteDataset, fetch_dataset
 from salscope.download import download_file, sha256_file
 from salscope.errors import DownloadError
 
@@ -136,7 +140,7 @@ def test_stale_part_file_restarts(server, data_root, tmp_path):
 
 def test_fetch_osie_full_then_load(server, data_root, tmp_path):
     handler, base = server
-    from salscope.data.datasets import load_osie
+    from salscope.data.loaders import load_osie
 
     # one cut connection mid-way: no half data set, then resume completes it
     handler.cut["stimuli/1350.jpg"] = 5_000
@@ -230,3 +234,20 @@ def test_default_cap_and_announced_size_mismatch(server, data_root, tmp_path, mo
         download_file(base + "LICENSE", tmp_path / "L", progress=False)
     monkeypatch.setattr(dl, "MAX_BYTES", n)
     assert download_file(base + "LICENSE", tmp_path / "L", _sha(src), progress=False).read_bytes() == src.read_bytes()
+
+
+def test_osie_manifest_is_package_data_the_script_regenerates(data_root, tmp_path):
+    """The shipped manifest is what scripts/osie_manifest.py makes from the data's checksums.sha256."""
+    repo = Path(__file__).resolve().parents[2]
+    shipped = json.loads((repo / "src" / "salscope" / "resources" / OSIE_MANIFEST).read_text())
+    files = REMOTE_DATASETS["osie"].manifest()
+    assert files == shipped["files"] and len(files) == 702
+    assert list(files)[:3] == ["LICENSE", "eye/fixations.mat", "stimuli/1001.jpg"]
+    assert files["eye/fixations.mat"] == _sha(data_root / "osie" / "eye" / "fixations.mat")
+    files["LICENSE"] = "changed"  # a copy: the cached table stays as read
+    assert REMOTE_DATASETS["osie"].manifest()["LICENSE"] == shipped["files"]["LICENSE"]
+    out = tmp_path / "m.json"
+    subprocess.run([sys.executable, str(repo / "scripts" / "osie_manifest.py"), str(data_root / "osie" / "checksums.sha256"),
+                    "--upstream-commit", shipped["upstream_commit"], "--out", str(out)], check=True,
+                   capture_output=True, env={**os.environ, "PYTHONPATH": str(repo / "src")})
+    assert json.loads(out.read_text()) == shipped

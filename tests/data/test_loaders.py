@@ -9,9 +9,8 @@ import pytest
 import scipy.io as sio
 from PIL import Image
 
-from salscope.data.datasets import (
-    CAT2000_CATEGORIES, detect_fixations, load_cat2000, load_dataset, load_folder, load_mit1003,
-)
+from salscope.data.fixation_detection import detect_fixations
+from salscope.data.loaders import CAT2000_CATEGORIES, load_cat2000, load_dataset, load_folder, load_mit1003
 from salscope.errors import DataError
 
 
@@ -33,7 +32,7 @@ def test_detect_fixations_hand_example():
     # 3 dwells of 60 samples (250 ms) at 240 Hz; a blink (-1,-1) of 30 samples in the middle of the second
     eye = _gaze([(10, 10), (50, 20), (30, 40)])
     eye[80:110] = -1
-    fx, fy, start, dur = detect_fixations(eye[:, 0], eye[:, 1], 100, 80, ppd=35.0)
+    fx, fy, start, dur = detect_fixations(eye[:, 0], eye[:, 1], 100, 80, rate_hz=240.0, ppd=35.0)
     # the blink splits the second dwell into 60..78 (19 slow samples, 79 ms) and 110..118 (9): both < 100 ms, dropped
     assert fx.tolist() == [10.0, 30.0] and fy.tolist() == [10.0, 40.0]
     # the last sample of a dwell precedes a jump: speed there is high, so 59 samples count

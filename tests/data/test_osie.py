@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from salscope.data import Dataset, Fixations, Stimuli, load_image, split_indices
-from salscope.data.datasets import load_osie
+from salscope.data.loaders import load_osie
 from salscope.errors import DataError, SalscopeError
 
 

@@ -18,7 +18,7 @@ import pytest
 import scipy.io as sio
 from PIL import Image
 
-from salscope.data.datasets import load_dataset, load_salicon
+from salscope.data.loaders import load_dataset, load_salicon
 from salscope.errors import DataError
 
 H, W = 6, 9  # not square, so a transposed reading lands elsewhere or outside

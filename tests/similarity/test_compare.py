@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from salscope.analysis.compare import compare_features, compare_models, relative_weight_change, write_comparison
+from salscope.analysis.compare import compare_features, compare_models, relative_weight_change
+from salscope.analysis.compare_outputs import write_comparison
 from salscope.analysis.similarity import linear_cka
 from salscope.errors import AnalysisError
 from salscope.models.backbones import get_backbone

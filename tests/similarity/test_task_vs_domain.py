@@ -12,7 +12,9 @@ import json
 import numpy as np
 import pytest
 
-from salscope.analysis.compare import compare_features, task_vs_domain_decision, write_comparison
+from salscope.analysis.compare import compare_features
+from salscope.analysis.compare_outputs import write_comparison
+from salscope.analysis.compare_verdict import corrected_alignment, task_vs_domain_decision
 from salscope.analysis.similarity import (
     MinibatchCKA,
     bootstrap_cka,
@@ -261,8 +263,6 @@ def test_a_noisy_iii_along_iis_direction_is_not_credited_to_the_task():
 
 
 def test_corrected_alignment_recovers_the_signal_cosine():
-    from salscope.analysis.compare import corrected_alignment
-
     # signals of norm 1 with cosine 0.5, noise σ = 0.5 on each: raw cosine 0.5 / 1.25 = 0.4
     raw, r_ii, dist, move = 0.4, 1 / 1.25, np.sqrt(2 * 0.25), np.sqrt(1.25)
     assert corrected_alignment(raw, r_ii, dist, move) == pytest.approx(0.5)

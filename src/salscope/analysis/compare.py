@@ -15,7 +15,7 @@ model on each batch of probe images in lock-step and measures
   CKA statistics, the direction-aware statistics below, each with a
   percentile bootstrap CI over probe images (the same seeded resamples for
   every number, so differences are paired), and the decision of
-  :func:`task_vs_domain_decision`.
+  :func:`~salscope.analysis.compare_verdict.task_vs_domain_decision`.
 
 Set-ups II and III see the *same* images, so the data-domain shift is common to
 both. Whether II's change is due to the task is a question about *directions*:
@@ -45,6 +45,11 @@ minibatches (:meth:`MinibatchCKA.bootstrap`); the direction statistics always
 use the pooled features (with those same draws in flatten mode). See
 :mod:`salscope.analysis.similarity`.
 
+The verdict's statistics and decision rule live in
+:mod:`salscope.analysis.compare_verdict`, the files and figures
+:func:`~salscope.analysis.compare_outputs.write_comparison` writes in
+:mod:`salscope.analysis.compare_outputs`.
+
 References
 ----------
 S. He et al. Understanding and Visualizing Deep Visual Saliency Models. CVPR
@@ -62,32 +67,22 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from salscope.analysis.similarity import (
-    MinibatchCKA,
-    StreamingLinearCKA,
-    feature_vectors,
-    gram_geometry,
-    gram_linear,
-    percentile_ci,
-)
+from salscope.analysis.compare_verdict import ALL_ROLES, REPLICATE, ROLES, verdict_rows
+from salscope.analysis.neurons import NeuronResults, compare_neurons
+from salscope.analysis.similarity import MinibatchCKA, StreamingLinearCKA, feature_vectors
 from salscope.errors import AnalysisError
 from salscope.models.factory import encoder, parse_spec
-
-ROLES = ("pretrained", "saliency", "scene")
-REPLICATE = "replicate"  # optional fourth role: set-up II trained again with another seed (II′)
-ALL_ROLES = (*ROLES, REPLICATE)
-NO_REPLICATE_FLOOR = 0.05  # ‖ΔK̂‖ below which III "did not move" when no replicate gives the noise floor (CKA(pre, III) > 0.9987)
+from salscope.progress import track
 
 
 @dataclass
 class Comparison:
-    """Everything :func:`compare_models` measured (see :meth:`to_dict` / :func:`write_comparison`)."""
+    """Everything :func:`compare_models` measured (:meth:`to_dict`; written by :mod:`~salscope.analysis.compare_outputs`)."""
 
     models: list[str]
     layers: list[str]
@@ -316,8 +311,6 @@ def compare_models(
         bb.eval()
         if device is not None:
             bb.to(device)
-    from salscope.progress import track  # noqa: PLC0415
-
     for start, stop in track(bounds, "compare: forward passes"):
         batch_images = [images[i] for i in range(start, stop)]
         feats: dict[str, torch.Tensor] = {}
@@ -401,7 +394,7 @@ def _finish(labels, layers, mapping, ids, acc, feats_all, key, reduce, debiased,
                             debiased=debiased if reduce == "pool" else True, cka=cka, weight_change=weight_change,
                             roles=roles, n_boot=n_boot, seed=seed)
     if roles is not None:
-        comparison.verdict = _verdict(comparison, acc, feats_all, key, n_boot, seed)
+        comparison.verdict = verdict_rows(comparison, acc, feats_all, key, n_boot, seed)
     return comparison
 
 
@@ -426,184 +419,6 @@ def _resolve_roles(roles: Mapping[str, str] | Sequence[str] | None, labels: list
     return {r: roles[r] for r in ALL_ROLES if r in roles}
 
 
-# Point values first in this order (old keys first, so old readers find them where they were).
-_CKA_STATISTICS = ("change_saliency", "change_scene", "saliency_minus_scene", "cka_saliency_scene", "task_minus_domain",
-                   "scene_closer_to_pre")
-_DIRECTION_STATISTICS = ("move_saliency", "move_scene", "align_scene")
-_REPLICATE_STATISTICS = ("move_replicate", "replicate_distance", "align_replicate", "task_effect",
-                         "cka_saliency_replicate", "replicate_minus_scene")
-
-
-def _statistics(cka: Any, geo: Any, replicate: bool) -> dict[str, np.ndarray]:
-    """Every verdict statistic from ``cka(role, role)`` values and a :class:`GramGeometry` over the roles.
-
-    Works on the point estimate (arrays of length 1) and on bootstrap replicates alike.
-    """
-    pre, sal, scene, rep = "pretrained", "saliency", "scene", REPLICATE
-    out = {
-        "change_saliency": 1 - cka(pre, sal),
-        "change_scene": 1 - cka(pre, scene),
-        "saliency_minus_scene": cka(pre, scene) - cka(pre, sal),
-        "cka_saliency_scene": cka(sal, scene),
-        "task_minus_domain": cka(pre, scene) - cka(sal, scene),  # kept for old readers; not a decision statistic
-        "scene_closer_to_pre": cka(pre, scene) - cka(sal, scene),
-        "move_saliency": geo.move(sal),
-        "move_scene": geo.move(scene),
-        "align_scene": geo.align(sal, scene),
-    }
-    if replicate:
-        out.update({
-            "move_replicate": geo.move(rep),
-            "replicate_distance": geo.dist(sal, rep),
-            "align_replicate": geo.align(sal, rep),
-            "task_effect": geo.align(sal, rep) - geo.align(sal, scene),
-            "cka_saliency_replicate": cka(sal, rep),
-            "replicate_minus_scene": cka(sal, rep) - cka(sal, scene),
-        })
-        corrected = corrected_alignment(geo.align(sal, scene), geo.align(sal, rep), geo.dist(sal, rep), geo.move(scene))
-        out["align_scene_corrected"] = corrected
-        out["task_effect_corrected"] = 1.0 - corrected
-    return out
-
-
-def corrected_alignment(align_scene: Any, align_replicate: Any, replicate_distance: Any, move_scene: Any) -> np.ndarray:
-    """cos(D_II, D_III) corrected for the attenuation that seed noise puts on both directions.
-
-    Model: each fine-tuned model's Gram change is a signal plus its own seed
-    noise of size σ (the same for II and III: same architecture, data and
-    schedule). Two seeds of II give σ² = ‖K̂_II − K̂_II′‖² / 2 and II's
-    reliability r_II = cos(D_II, D_II′); III's is r_III = 1 − σ² / ‖D_III‖².
-    The signals' cosine is then cos(D_II, D_III) / √(r_II · r_III) (Spearman's
-    correction for attenuation): 1 when III moved in II's direction however
-    noisily or weakly, lower when its direction differs. NaN where a
-    reliability is not positive (III's move cannot be told from seed noise).
-
-    References
-    ----------
-    Spearman, C. "The proof and measurement of association between two things",
-    Am. J. Psychol. 15 (1904).
-    """
-    a, r2 = np.asarray(align_scene, dtype=float), np.asarray(align_replicate, dtype=float)
-    d, m = np.asarray(replicate_distance, dtype=float), np.asarray(move_scene, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r3 = 1.0 - (d * d / 2.0) / (m * m)
-        ok = (r2 > 0) & (r3 > 0) & np.isfinite(a)
-        return np.where(ok, a / np.sqrt(np.where(ok, r2 * r3, 1.0)), np.nan)
-
-
-def _verdict(comp: Comparison, acc: Any, pooled: Mapping[str, np.ndarray], key: Mapping, n_boot: int,
-             seed: int) -> list[dict[str, Any]]:
-    roles = comp.roles
-    present = list(roles)  # in ALL_ROLES order
-    replicate = REPLICATE in roles
-    n = len(comp.image_ids)
-    draws = None
-    if n_boot > 0:
-        # Images are the resampled units in both modes; flatten mode keeps each image in its minibatch.
-        draws = acc.resample(n_boot, seed) if comp.reduce == "flatten" else np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-
-    rows = []
-    for li, layer in enumerate(comp.layers):
-        k = {r: key[(roles[r], layer)] for r in present}
-
-        def point_cka(a: str, b: str) -> np.ndarray:
-            ma, mb = roles[a], roles[b]
-            m = comp.cka[(ma, mb)] if (ma, mb) in comp.cka else comp.cka[(mb, ma)].T
-            return np.array([m[li, li]])
-
-        grams = {r: gram_linear(pooled[k[r]]) for r in present}
-        point = _statistics(point_cka, gram_geometry(grams, "pretrained", debiased=comp.debiased), replicate)
-        row: dict[str, Any] = {"layer": layer, **{name: float(v[0]) for name, v in point.items()}}
-        if draws is not None:
-            geo = gram_geometry(grams, "pretrained", draws=draws, debiased=comp.debiased)
-            if comp.reduce == "flatten":
-                pairs = [(k[a], k[b]) for i, a in enumerate(present) for b in present[i + 1:]]
-                boot = acc.bootstrap(pairs, draws=draws)
-
-                def boot_cka(a: str, b: str) -> np.ndarray:
-                    return boot[(k[a], k[b])] if (k[a], k[b]) in boot else boot[(k[b], k[a])]
-            else:
-                boot_cka = geo.cka
-            for name, values in _statistics(boot_cka, geo, replicate).items():
-                ci = percentile_ci(values)
-                row[f"{name}_ci"] = list(ci) if ci is not None else None
-        row["decision"], row["decision_reason"] = task_vs_domain_decision(row)
-        rows.append(row)
-    return rows
-
-
-def task_vs_domain_decision(row: Mapping[str, Any], *, margin: float = 0.1,
-                            floor: float = NO_REPLICATE_FLOOR) -> tuple[str, str]:
-    """Decide finding 4 for one layer's verdict row: ``("reproduced" | "not reproduced" | "inconclusive", reason)``.
-
-    The rule, applied in this order to the 95 % bootstrap intervals over images:
-
-    1. *III did not move*: the upper bound of ``move_scene`` (‖K̂_III − K̂_pre‖) is
-       at or below the noise floor — ``replicate_distance`` (‖K̂_II − K̂_II′‖, how
-       far two seeds of the same training land apart) or, without a replicate,
-       ``floor`` (0.05, i.e. CKA(pre, III) > 0.9987) → "not reproduced": there is
-       no change of III to attribute to the domain or to the task.
-    2. Without a replicate → "inconclusive": a direction can only be called
-       task-specific against the spread of the same task's directions.
-    With a replicate, rules 3–4 read ``task_effect_corrected`` = 1 −
-    :func:`corrected_alignment` (III's alignment with II corrected for the
-    attenuation by both models' seed noise, estimated from II vs II′), since a
-    III that moved along II's direction but less, with its own seed noise, has
-    a lower raw cosine than a replicate: the raw ``task_effect`` would credit
-    that to the task. The raw ``task_effect`` is still reported.
-
-    3. *Equivalence*: the upper bound of ``task_effect`` = cos(D_II, D_II′) −
-       cos(D_II, D_III) is below ``margin`` → "not reproduced": III moved in
-       II's direction as closely as a same-task replicate does, up to the
-       margin (an equivalence test by interval inclusion, Schuirmann 1987 TOST;
-       Lakens 2017; one-sided because III aligning *better* than a replicate
-       is no evidence for the task either). It is checked before rule 4 so that
-       a difference that is statistically above 0 but practically negligible
-       (interval inside (0, margin)) does not count as the task's.
-    4. ``task_effect`` interval entirely above 0 and ``replicate_minus_scene``
-       (CKA(II, II′) − CKA(II, III)) interval entirely above 0 → "reproduced":
-       a same-task replicate moves with II, and stays closer to II, better
-       than the same-data scene model.
-    5. Otherwise "inconclusive". Missing intervals (``n_boot=0``) or an
-       alignment undefined on some resample (interval None) → "inconclusive".
-
-    References: Kornblith et al. 2019 (CKA); Schuirmann 1987; Lakens 2017.
-    """
-    move = row.get("move_scene_ci")
-    if move is None:
-        return "inconclusive", "no bootstrap interval for move_scene (n_boot=0?); nothing can be decided"
-    has_rep = "replicate_distance" in row
-    noise = float(row["replicate_distance"]) if has_rep else float(floor)
-    noise_name = "the replicate noise floor ‖K̂_II − K̂_II′‖" if has_rep else "the stated floor (no replicate)"
-    if move[1] <= noise:
-        return "not reproduced", (f"III's representation did not change beyond {noise_name}: move_scene ≤ {move[1]:.3g} ≤ "
-                                  f"{noise:.3g}; nothing to attribute")
-    if not has_rep:
-        return "inconclusive", "no same-task replicate (II′): the direction of III's change cannot be judged against seed noise"
-    rms = row.get("replicate_minus_scene_ci")
-    raw = row.get("task_effect_ci")
-    if raw is None:
-        return "inconclusive", "task_effect has no interval (an alignment is undefined on some resample)"
-    # Seed noise lowers III's raw alignment, so the raw task_effect errs towards the task: below the margin it
-    # shows equivalence all the more. For "reproduced" the attenuation-corrected statistic must agree.
-    if raw[1] < margin:
-        return "not reproduced", (f"task_effect interval [{raw[0]:+.3f}, {raw[1]:+.3f}] lies below the margin "
-                                  f"{margin:g}: III moved in the direction of a same-task replicate")
-    te, name = raw, "task_effect"
-    if "task_effect_corrected" in row:
-        te, name = row.get("task_effect_corrected_ci"), "task_effect_corrected"
-        if te is None:
-            return "inconclusive", ("the attenuation-corrected task effect has no interval: on some resample III's move "
-                                    "cannot be told from seed noise (its reliability is not positive)")
-        if te[1] < margin:
-            return "not reproduced", (f"{name} interval [{te[0]:+.3f}, {te[1]:+.3f}] lies below the margin {margin:g}: "
-                                      "corrected for seed noise, III moved in the direction of a same-task replicate")
-    if te[0] > 0 and rms is not None and rms[0] > 0:
-        return "reproduced", (f"{name} [{te[0]:+.3f}, {te[1]:+.3f}] > 0 and replicate_minus_scene "
-                              f"[{rms[0]:+.3f}, {rms[1]:+.3f}] > 0: II′ follows II, III does not")
-    return "inconclusive", (f"{name} [{te[0]:+.3f}, {te[1]:+.3f}] straddles 0 or the margin {margin:g}, or "
-                            "replicate_minus_scene does not exclude 0")
-
 def add_category_shift(comp: Comparison, neurons: Sequence[Any]) -> Comparison:
     """Attach the neuron analysis' category shift (one result per model, in ``comp.models`` order).
 
@@ -613,8 +428,6 @@ def add_category_shift(comp: Comparison, neurons: Sequence[Any]) -> Comparison:
     and stores, per model and layer, the channels whose best category changed
     and, per category, the change in the number of channels above T.
     """
-    from salscope.analysis.neurons import NeuronResults, compare_neurons  # noqa: PLC0415
-
     if len(neurons) != len(comp.models):
         raise AnalysisError(f"{len(neurons)} neuron results for {len(comp.models)} models; give one per model, in order")
     loaded = [n if isinstance(n, NeuronResults) else NeuronResults.load(n) for n in neurons]
@@ -625,149 +438,3 @@ def add_category_shift(comp: Comparison, neurons: Sequence[Any]) -> Comparison:
         "categories": cmp.category_rows,
     }
     return comp
-
-
-# -- outputs --------------------------------------------------------------------------------------
-def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> dict[str, Path]:
-    """Write ``comparison.json``, ``cka_<a>__<b>.csv``, ``layer_change.csv``, ``verdict.csv``, ``cka_models.csv`` and figures.
-
-    Every figure (PNG) has its data beside it: the heat map's CSV,
-    ``layer_change.csv`` for the bar plot, and ``cka_models.csv`` (CKA between
-    every pair of models — pre, II, II′, III in role order — at the last,
-    deepest, layer) for ``fig_cka_models.png``. ``verdict.csv`` has one row per
-    layer with every statistic, ``<name>_lo``/``<name>_hi`` for its interval
-    (empty when undefined) and the decision.
-    """
-    from salscope.io import write_csv, write_json  # noqa: PLC0415
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {"json": write_json(out / "comparison.json", comp.to_dict())}
-    for (a, b), m in comp.cka.items():
-        rows = [{"layer": la, **{lb: float(m[i, j]) for j, lb in enumerate(comp.layers)}} for i, la in enumerate(comp.layers)]
-        paths[f"cka_{a}__{b}"] = write_csv(out / f"cka_{_safe(a)}__{_safe(b)}.csv", rows)
-    ref = comp.models[0]
-    change_rows = []
-    for label in comp.models[1:]:
-        diag = comp.diagonal(ref, label)
-        for i, layer in enumerate(comp.layers):
-            change_rows.append({"model": label, "reference": ref, "layer": layer, "cka": float(diag[i]),
-                                "representation_change": float(1 - diag[i]),
-                                "relative_weight_change": float(comp.weight_change[label][i])})
-    paths["layer_change"] = write_csv(out / "layer_change.csv", change_rows)
-    if comp.verdict:
-        flat = []
-        for row in comp.verdict:
-            r = {}
-            for k, v in row.items():
-                if k.endswith("_ci"):
-                    r[f"{k}_lo"], r[f"{k}_hi"] = v if v is not None else (None, None)
-                else:
-                    r[k] = v
-            flat.append(r)
-        paths["verdict"] = write_csv(out / "verdict.csv", flat)
-    order, matrix = model_cka_matrix(comp)
-    deepest = comp.layers[-1]
-    paths["cka_models"] = write_csv(out / "cka_models.csv",
-                                    [{"layer": deepest, "model": a, **{b: float(matrix[i, j]) for j, b in enumerate(order)}}
-                                     for i, a in enumerate(order)])
-    if comp.category_shift:
-        paths["category_shift"] = write_csv(out / "category_shift.csv", comp.category_shift["categories"])
-        paths["best_category_changed"] = write_csv(out / "best_category_changed.csv", comp.category_shift["best_category_changed"])
-    if figures:
-        paths.update(_figures(comp, out))
-    return paths
-
-
-def model_cka_matrix(comp: Comparison, layer: str | None = None) -> tuple[list[str], np.ndarray]:
-    """CKA between every pair of models at one layer (default the last, deepest): ``(labels, M)``.
-
-    Models with roles come first, in the order pretrained, saliency (II),
-    replicate (II′), scene (III); the diagonal is 1.
-    """
-    layer = comp.layers[-1] if layer is None else layer
-    i = comp.layers.index(layer)
-    roles = comp.roles or {}
-    first = [roles[r] for r in ("pretrained", "saliency", REPLICATE, "scene") if r in roles]
-    order = first + [m for m in comp.models if m not in first]
-    out = np.eye(len(order))
-    for a_i, a in enumerate(order):
-        for b_i, b in enumerate(order):
-            if a_i != b_i:
-                out[a_i, b_i] = comp.cka[(a, b)][i, i] if (a, b) in comp.cka else comp.cka[(b, a)][i, i]
-    return order, out
-
-
-def _safe(label: str) -> str:
-    from salscope.names import slug  # noqa: PLC0415 (only this helper is ours to edit in this module)
-
-    return slug(label)
-
-
-def _figures(comp: Comparison, out: Path) -> dict[str, Path]:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from salscope.io import save_figure  # noqa: PLC0415
-
-    paths = {}
-    L = len(comp.layers)
-    for (a, b), m in comp.cka.items():
-        fig, ax = plt.subplots(figsize=(1.2 + 0.45 * L, 1.0 + 0.45 * L))
-        im = ax.imshow(m, vmin=0, vmax=1, cmap="magma", origin="lower")
-        ax.set_xticks(range(L), comp.layers, rotation=90, fontsize=7)
-        ax.set_yticks(range(L), comp.layers, fontsize=7)
-        ax.set_xlabel(b)
-        ax.set_ylabel(a)
-        ax.set_title(f"{'debiased' if comp.debiased else 'biased'} linear CKA ({comp.reduce})", fontsize=8)
-        fig.colorbar(im, ax=ax, fraction=0.046)
-        fig.tight_layout()
-        paths[f"fig_cka_{a}__{b}"] = save_figure(fig, out / f"fig_cka_{_safe(a)}__{_safe(b)}.png", dpi=120)
-        plt.close(fig)
-
-    ref = comp.models[0]
-    others = comp.models[1:]
-    fig, axes = plt.subplots(1, 2, figsize=(2 + 0.5 * L * len(others), 3.2))
-    width = 0.8 / len(others)
-    x = np.arange(L)
-    verdict = {r["layer"]: r for r in comp.verdict}
-    for k, label in enumerate(others):
-        change = 1 - comp.diagonal(ref, label)
-        err = None
-        if verdict and comp.roles and label in (comp.roles["saliency"], comp.roles["scene"]):
-            name = "change_saliency" if label == comp.roles["saliency"] else "change_scene"
-            if f"{name}_ci" in comp.verdict[0]:
-                lo = np.array([verdict[l][f"{name}_ci"][0] for l in comp.layers])
-                hi = np.array([verdict[l][f"{name}_ci"][1] for l in comp.layers])
-                err = np.clip(np.vstack([change - lo, hi - change]), 0, None)
-        axes[0].bar(x + k * width, change, width, yerr=err, label=label, capsize=2)
-        axes[1].bar(x + k * width, comp.weight_change[label], width, label=label)
-    for ax, title in zip(axes, ("1 − CKA(reference, model)", "‖W − W₀‖ / ‖W₀‖")):
-        ax.set_xticks(x + 0.4 - width / 2, comp.layers, rotation=90, fontsize=7)
-        ax.set_title(f"{title}; reference {ref}", fontsize=8)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths["fig_layer_change"] = save_figure(fig, out / "fig_layer_change.png", dpi=120)
-    plt.close(fig)
-
-    order, matrix = model_cka_matrix(comp)
-    names = {m: r for r, m in (comp.roles or {}).items()}
-    short = {"pretrained": "pre", "saliency": "II", REPLICATE: "II′", "scene": "III"}
-    ticks = [f"{m}\n({short[names[m]]})" if m in names else m for m in order]
-    k = len(order)
-    fig, ax = plt.subplots(figsize=(1.6 + 0.9 * k, 1.2 + 0.9 * k))
-    im = ax.imshow(matrix, vmin=0, vmax=1, cmap="magma")
-    for a in range(k):
-        for b in range(k):
-            ax.text(b, a, f"{matrix[a, b]:.3f}", ha="center", va="center", fontsize=8,
-                    color="black" if matrix[a, b] > 0.6 else "white")
-    ax.set_xticks(range(k), ticks, fontsize=7)
-    ax.set_yticks(range(k), ticks, fontsize=7)
-    ax.set_title(f"{'debiased' if comp.debiased else 'biased'} linear CKA, {comp.layers[-1]} ({comp.reduce})", fontsize=8)
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    paths["fig_cka_models"] = save_figure(fig, out / "fig_cka_models.png", dpi=120)
-    plt.close(fig)
-    return paths

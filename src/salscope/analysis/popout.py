@@ -22,6 +22,8 @@ When a fixation counts as "on the target" is the ``hit`` rule:
 where they support the switch, because the target position is uniform over the
 grid. :func:`write_popout_results` writes the per-image CSV, a summary per
 model × dimension × level (JSON + markdown) and one figure per dimension.
+The results' tables and reading them back are :mod:`salscope.analysis.popout_results`,
+the figures :mod:`salscope.analysis.popout_figures`.
 
 References
 ----------
@@ -36,16 +38,22 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS, PopoutSet, SearchArray, load_popout_set
+from salscope.analysis.popout_figures import plot_dimension
+from salscope.analysis.popout_results import (
+    PER_IMAGE_FIELDS,
+    PopoutResults,
+    fmt_value,
+    summarise,
+)
+from salscope.data.popout import DIMENSIONS, PopoutSet, SearchArray, load_popout_set
 from salscope.errors import AnalysisError
+from salscope.io import save_figure, write_csv, write_json, write_text
 from salscope.metrics import auc_judd, nss
-from salscope.models.factory import parse_spec, parse_specs, saliency_model
 from salscope.metrics.popout import (
     HIT_RULES,
     MAX_FIXATIONS,
@@ -55,226 +63,8 @@ from salscope.metrics.popout import (
     max_saliency_ratios,
     target_rank,
 )
-
-PER_IMAGE_FIELDS = [
-    "model",
-    "name",
-    "dimension",
-    "level",
-    "level_value",
-    "set_size",
-    "found",
-    "found_first",
-    "n_fixations",
-    "target_rank",
-    "target_rank_norm",
-    "gsi",
-    "msr_target",
-    "msr_background",
-    "nss",
-    "auc_judd",
-    "seconds",
-]
-SUMMARY_FIELDS = [
-    "model",
-    "dimension",
-    "level",
-    "level_value",
-    "n_images",
-    "fraction_found",
-    "fraction_first",
-    "mean_fixations",
-    "median_fixations",
-    "mean_target_rank",
-    "fraction_rank1",
-    "mean_gsi",
-    "median_msr_target",
-    "median_msr_background",
-    "mean_nss",
-    "mean_auc_judd",
-    "hit",
-]
-
-
-@dataclass
-class PopoutResults:
-    """Scores of several models on one pop-out set.
-
-    Attributes
-    ----------
-    per_image : one dict per (model, image) with the fields of ``PER_IMAGE_FIELDS``:
-        ``found``, ``found_first``, ``n_fixations`` under the ``hit`` rule;
-        ``target_rank`` (1 = the target is the most salient item, ties
-        mid-ranked) and ``target_rank_norm`` ((rank − 1) / (n − 1): 0 best,
-        0.5 chance, 1 worst), which do not depend on the rule.
-    summary : one dict per (model, dimension, level) with ``SUMMARY_FIELDS``:
-        ``fraction_found`` (target hit within ``max_fixations``),
-        ``fraction_first`` (hit by the first fixation: the map's maximum),
-        ``mean_fixations`` / ``median_fixations`` (unfound searches count as
-        ``max_fixations``, so the mean is a lower bound), ``mean_target_rank``,
-        ``fraction_rank1`` (target strictly the most salient item), mean GSI,
-        median MSRs (medians because a ratio is ``inf`` when its denominator
-        is 0), mean NSS and AUC-Judd at the target centre (``None`` when
-        unavailable), ``hit``.
-    models : ``{"name", "kind", "center_prior"}`` per model, as evaluated.
-    set_dir, max_fixations : what was evaluated and how.
-    hit, disc_radius : the hit rule (``"item"``, ``"disc"``, ``"ink"``) and the
-        disc radius of ``"disc"`` (``None``: each target's radius).
-    """
-
-    per_image: list[dict]
-    summary: list[dict]
-    models: list[dict]
-    set_dir: str
-    max_fixations: int = MAX_FIXATIONS
-    notes: list[str] = field(default_factory=list)
-    hit: str = "item"
-    disc_radius: float | None = None
-
-    def by_dimension(self) -> list[dict]:
-        """Rows per (model, dimension), pooled over levels and set sizes.
-
-        Fields: model, dimension, n_images, fraction_found, fraction_first,
-        mean_fixations, mean_gsi, mean_target_rank, fraction_rank1 (``None``
-        for results saved before ranks existed), hit.
-        """
-        out = []
-        for m in [mm["name"] for mm in self.models]:
-            for dim in DIMENSIONS:
-                rows = [r for r in self.per_image if r["model"] == m and r["dimension"] == dim]
-                if rows:
-                    out.append({"model": m, "dimension": dim, **_pool(rows), "hit": self.hit})
-        return out
-
-    def overall(
-        self,
-        exclude: Sequence[str] = ("conjunction",),
-        *,
-        kinds: Mapping[str, str] | None = None,
-        default_kind: str | None = None,
-    ) -> list[dict]:
-        """One row per model pooled over every image whose dimension is not in ``exclude``.
-
-        Fields: model, kind, n_images, fraction_found, fraction_first,
-        mean_fixations, mean_gsi, mean_target_rank, fraction_rank1, hit, and
-        the conjunction control's conjunction_fraction_found and
-        conjunction_fraction_first (``None`` when the set has none). Pooling
-        the images equals weighting :meth:`by_dimension` rows by
-        ``n_images``. ``kind`` is ``kinds[model]`` when given, else
-        ``default_kind`` when given, else the kind recorded at evaluation
-        (``classical``/``deep``/``other``, from the model's module).
-        """
-        unknown = [d for d in exclude if d not in DIMENSIONS]
-        if isinstance(exclude, str) or unknown:
-            raise AnalysisError(
-                f"exclude={exclude!r}: give a sequence of dimensions to leave out, some of {', '.join(DIMENSIONS)}"
-            )
-        kinds = dict(kinds or {})
-        out = []
-        for mm in self.models:
-            m = mm["name"]
-            rows = [r for r in self.per_image if r["model"] == m and r["dimension"] not in exclude]
-            conj = [r for r in self.per_image if r["model"] == m and r["dimension"] == "conjunction"]
-            kind = kinds.get(m, default_kind if default_kind is not None else mm.get("kind", "other"))
-            out.append(
-                {
-                    "model": m,
-                    "kind": kind,
-                    **_pool(rows),
-                    "hit": self.hit,
-                    "conjunction_fraction_found": _mean(conj, "found"),
-                    "conjunction_fraction_first": _mean(conj, "found_first"),
-                }
-            )
-        return out
-
-    def markdown(self) -> str:
-        """Markdown: a model × dimension overview, then one model × level table per dimension."""
-        models = [mm["name"] for mm in self.models]
-        lines = [f"# Pop-out evaluation of {self.set_dir}", ""]
-        lines.append(f"Hit rule: `{self.hit}` ({_HIT_TEXT[self.hit]}).")
-        lines.append("")
-        lines.append(
-            f"Per dimension, pooled over levels and set sizes: fraction of targets found within "
-            f"{self.max_fixations} fixations (inhibition of return) · fraction found by the first fixation · "
-            "mean fixations to find · mean target rank among the items (1 = most salient) · "
-            "mean global saliency index."
-        )
-        lines.append("")
-        dims = [d for d in DIMENSIONS if any(r["dimension"] == d for r in self.per_image)]
-        lines.append("| model | " + " | ".join(dims) + " |")
-        lines.append("|---|" + "---|" * len(dims))
-        pooled = {(r["model"], r["dimension"]): r for r in self.by_dimension()}
-        for m in models:
-            cells = []
-            for d in dims:
-                r = pooled.get((m, d))
-                cells.append(
-                    "–"
-                    if r is None
-                    else f"{r['fraction_found']:.2f} · {r['fraction_first']:.2f} · {r['mean_fixations']:.1f} · "
-                    f"{_fmt_opt(r['mean_target_rank'], '.1f')} · {r['mean_gsi']:+.2f}"
-                )
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        for d in dims:
-            rows = [r for r in self.summary if r["dimension"] == d]
-            levels = sorted({r["level"] for r in rows})
-            lines += ["", f"## {d}", ""]
-            lines.append(
-                "Fraction found · found first · mean fixations-to-find · mean target rank, per level "
-                f"({LEVEL_UNITS[d]} in brackets)."
-            )
-            lines.append("")
-            lines.append(
-                "| model | " + " | ".join(f"L{lv} ({_fmt_value(LEVELS[d][lv])})" for lv in levels) + " |"
-            )
-            lines.append("|---|" + "---|" * len(levels))
-            for m in models:
-                cells = []
-                for lv in levels:
-                    hit = [r for r in rows if r["model"] == m and r["level"] == lv]
-                    cells.append(
-                        "–"
-                        if not hit
-                        else f"{hit[0]['fraction_found']:.2f} · {hit[0]['fraction_first']:.2f} · "
-                        f"{hit[0]['mean_fixations']:.1f} · {_fmt_opt(hit[0]['mean_target_rank'], '.1f')}"
-                    )
-                lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        if self.notes:
-            lines += ["", "Notes:", ""] + [f"- {n}" for n in self.notes]
-        return "\n".join(lines) + "\n"
-
-
-_HIT_TEXT = {
-    "item": "a fixation is on the item whose centre is nearest; inhibition of return suppresses that item's region",
-    "disc": "P3's rule: a fixation within a disc around the target centre; inhibition of return suppresses a "
-    "distractor-sized disc",
-    "ink": "a fixation on the target's ink; inhibition of return suppresses a distractor-sized disc",
-}
-
-
-def _mean(rows: list[dict], key: str) -> float | None:
-    vals = [r[key] for r in rows if r.get(key) is not None]
-    return float(np.mean(vals)) if vals else None
-
-
-def _pool(rows: list[dict]) -> dict[str, Any]:
-    """Pooled scores of per-image rows (one model): the fields by_dimension and overall share."""
-    ranks = [r.get("target_rank") for r in rows]
-    have_ranks = bool(rows) and all(v is not None for v in ranks)
-    return {
-        "n_images": len(rows),
-        "fraction_found": _mean(rows, "found"),
-        "fraction_first": _mean(rows, "found_first"),
-        "mean_fixations": _mean(rows, "n_fixations"),
-        "mean_gsi": _mean(rows, "gsi"),
-        "mean_target_rank": float(np.mean(ranks)) if have_ranks else None,
-        "fraction_rank1": float(np.mean([v == 1.0 for v in ranks])) if have_ranks else None,
-    }
-
-
-def _fmt_opt(v: float | None, spec: str) -> str:
-    return "–" if v is None else format(v, spec)
+from salscope.models.factory import parse_spec, parse_specs, saliency_model
+from salscope.progress import track
 
 
 def _check_hit(hit: str, disc_radius: float | None) -> None:
@@ -290,14 +80,6 @@ def _check_hit(hit: str, disc_radius: float | None) -> None:
             raise AnalysisError(
                 f"disc_radius={disc_radius!r} must be a number > 0 (pixels); omit it for the target's radius"
             )
-
-
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, (tuple, list)):
-        return "×".join(_fmt_value(x) for x in v)
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
 
 
 def resolve_model(spec: Any, device: Any = None) -> Any:
@@ -374,40 +156,6 @@ def score_search_array(
     return row
 
 
-def _summarise(per_image: list[dict], models: list[str], hit: str) -> list[dict]:
-    out = []
-    for m in models:
-        for dim in DIMENSIONS:
-            for lv in range(len(LEVELS[dim])):
-                rows = [r for r in per_image if r["model"] == m and r["dimension"] == dim and r["level"] == lv]
-                if not rows:
-                    continue
-                fix = np.array([r["n_fixations"] for r in rows], dtype=np.float64)
-                pooled = _pool(rows)
-                out.append(
-                    {
-                        "model": m,
-                        "dimension": dim,
-                        "level": lv,
-                        "level_value": rows[0]["level_value"],
-                        "n_images": len(rows),
-                        "fraction_found": float(np.mean([r["found"] for r in rows])),
-                        "fraction_first": float(np.mean([r["found_first"] for r in rows])),
-                        "mean_fixations": float(fix.mean()),
-                        "median_fixations": float(np.median(fix)),
-                        "mean_target_rank": pooled["mean_target_rank"],
-                        "fraction_rank1": pooled["fraction_rank1"],
-                        "mean_gsi": _mean(rows, "gsi"),
-                        "median_msr_target": float(np.median([r["msr_target"] for r in rows])),
-                        "median_msr_background": float(np.median([r["msr_background"] for r in rows])),
-                        "mean_nss": _mean(rows, "nss"),
-                        "mean_auc_judd": _mean(rows, "auc_judd"),
-                        "hit": hit,
-                    }
-                )
-    return out
-
-
 def evaluate_popout(
     models: Sequence[Any],
     set_dir: str | Path | PopoutSet,
@@ -435,8 +183,6 @@ def evaluate_popout(
     an empty model list, an unknown ``hit``, or a model whose map does not
     match its input's size.
     """
-    from salscope.progress import track  # noqa: PLC0415
-
     _check_hit(hit, disc_radius)
     if not models:
         raise AnalysisError("models is empty: name at least one model (e.g. --models spectral_residual)")
@@ -485,7 +231,7 @@ def evaluate_popout(
                     "name": pset.entries[i]["name"],
                     "dimension": meta["dimension"],
                     "level": int(meta["level"]),
-                    "level_value": _fmt_value(meta["level_value"]),
+                    "level_value": fmt_value(meta["level_value"]),
                     "set_size": int(meta["set_size"]),
                     **row,
                     "seconds": seconds,
@@ -493,7 +239,7 @@ def evaluate_popout(
             )
     return PopoutResults(
         per_image=per_image,
-        summary=_summarise(per_image, names, hit),
+        summary=summarise(per_image, names, hit),
         models=[
             {"name": n, "kind": model_kind(m), "center_prior": bool(getattr(m, "center_prior", False))}
             for n, m in zip(names, built)
@@ -506,53 +252,9 @@ def evaluate_popout(
     )
 
 
-def plot_dimension(results: PopoutResults, dimension: str) -> Any:
-    """Figure: fraction found, found first, mean fixations-to-find and mean target rank vs level, per model."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    rows = [r for r in results.summary if r["dimension"] == dimension]
-    if not rows:
-        raise AnalysisError(f"no results for dimension '{dimension}'")
-    levels = sorted({r["level"] for r in rows})
-    fig, axes = plt.subplots(1, 4, figsize=(15.5, 3.2), constrained_layout=True)
-    for m in [mm["name"] for mm in results.models]:
-        mr = sorted((r for r in rows if r["model"] == m), key=lambda r: r["level"])
-        if not mr:
-            continue
-        xs = [r["level"] for r in mr]
-        axes[0].plot(xs, [r["fraction_found"] for r in mr], marker="o", label=m)
-        axes[1].plot(xs, [r["fraction_first"] for r in mr], marker="o", label=m)
-        axes[2].plot(xs, [r["mean_fixations"] for r in mr], marker="o", label=m)
-        if all(r["mean_target_rank"] is not None for r in mr):
-            axes[3].plot(xs, [r["mean_target_rank"] for r in mr], marker="o", label=m)
-    labels = [_fmt_value(LEVELS[dimension][lv]) for lv in levels]
-    for ax in axes:
-        ax.set_xticks(levels)
-        ax.set_xticklabels(labels)
-        ax.set_xlabel(f"level: {dimension} difference")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylim(-0.02, 1.02)
-    axes[0].set_ylabel(f"fraction found (≤ {results.max_fixations} fixations)")
-    axes[1].set_ylim(-0.02, 1.02)
-    axes[1].set_ylabel("fraction found by the 1st fixation")
-    axes[2].set_ylabel(f"mean fixations to find (cap {results.max_fixations})")
-    axes[2].set_yscale("log")
-    axes[3].set_ylabel("mean target rank among the items")
-    axes[3].set_yscale("log")
-    # Results saved before ranks existed leave the rank panel empty; the legend goes beside the last drawn one.
-    (axes[3] if axes[3].lines else axes[2]).legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(f"pop-out: {dimension} (hit rule: {results.hit})")
-    return fig
-
-
 def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, Path]:
     """Write ``per_image.csv``, ``summary.json``, ``summary.md`` and ``fig_<dimension>.png`` into ``out``."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from salscope.io import save_figure, write_csv, write_json, write_text  # noqa: PLC0415
+    import matplotlib.pyplot as plt  # noqa: PLC0415 (pyplot at the edge: figures are optional output)
 
     out = Path(out)
     paths = {
@@ -584,111 +286,3 @@ def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, P
 def _jsonable(row: dict) -> dict:
     # JSON has no inf: write it as the string "inf" so the file stays strict JSON.
     return {k: ("inf" if isinstance(v, float) and math.isinf(v) else v) for k, v in row.items()}
-
-
-def montage(arrays: Sequence[SearchArray], columns: int, *, gap: int = 4, background: int = 255) -> np.ndarray:
-    """Tile search-array images (equal size) into one uint8 RGB image, ``columns`` per row."""
-    if not arrays:
-        raise AnalysisError("montage needs at least one search array")
-    h, w = arrays[0].image.shape[:2]
-    if any(a.image.shape[:2] != (h, w) for a in arrays):
-        raise AnalysisError("montage needs search arrays of one image size")
-    rows = math.ceil(len(arrays) / columns)
-    canvas = np.full((rows * h + (rows - 1) * gap, columns * w + (columns - 1) * gap, 3), background, np.uint8)
-    for k, a in enumerate(arrays):
-        r, c = divmod(k, columns)
-        canvas[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = a.image
-    return canvas
-
-
-def example_figure(
-    *,
-    set_size: int = 25,
-    seed: int = 0,
-    image_size: tuple[int, int] = (192, 192),
-    item_size: float = 14.0,
-    jitter: float = 3.0,
-) -> Any:
-    """Figure: one search array per dimension (rows) and level (columns), for the docs."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from salscope.data.popout import image_seed, make_search_array  # noqa: PLC0415
-
-    n_levels = max(len(v) for v in LEVELS.values())
-    fig, axes = plt.subplots(len(DIMENSIONS), n_levels, figsize=(1.7 * n_levels, 1.75 * len(DIMENSIONS)))
-    for r, dim in enumerate(DIMENSIONS):
-        for c in range(n_levels):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c >= len(LEVELS[dim]):
-                ax.axis("off")
-                continue
-            arr = make_search_array(
-                dim,
-                c,
-                set_size=set_size,
-                image_size=image_size,
-                item_size=item_size,
-                jitter=jitter,
-                seed=image_seed(seed, dim, c, set_size, 0),
-            )
-            ax.imshow(arr.image, interpolation="nearest")
-            ax.set_title(f"L{c}: {_fmt_value(LEVELS[dim][c])}", fontsize=7, pad=2)
-            if c == 0:
-                ax.set_ylabel(dim, fontsize=8)
-    fig.subplots_adjust(left=0.06, right=0.99, top=0.97, bottom=0.01, wspace=0.05, hspace=0.22)
-    return fig
-
-
-def load_popout_results(folder: str | Path) -> PopoutResults:
-    """Read back what :func:`write_popout_results` wrote (``per_image.csv`` + ``summary.json``).
-
-    The summary is recomputed from the per-image rows, so it matches a fresh
-    run exactly. Raises :class:`AnalysisError` naming the file when either is
-    missing or malformed.
-    """
-    import csv  # noqa: PLC0415
-    import json  # noqa: PLC0415
-
-    folder = Path(folder)
-    csv_path, json_path = folder / "per_image.csv", folder / "summary.json"
-    try:
-        meta = json.loads(json_path.read_text())
-        with csv_path.open(newline="") as fh:
-            raw = list(csv.DictReader(fh))
-        rows = []
-        for r in raw:
-            row: dict[str, Any] = dict(r)
-            row["level"] = int(r["level"])
-            row["set_size"] = int(r["set_size"])
-            row["n_fixations"] = int(r["n_fixations"])
-            row["found"] = r["found"] == "True"
-            row["found_first"] = r["found_first"] == "True"
-            floats = ("target_rank", "target_rank_norm", "gsi", "msr_target", "msr_background", "seconds", "nss")
-            for key in (*floats, "auc_judd"):
-                row[key] = float(r[key]) if r.get(key) not in (None, "") else None
-            rows.append(row)
-        models = meta["models"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise AnalysisError(
-            f"cannot read pop-out results in {folder} ({exc}); rerun `salscope popout evaluate --out {folder}`"
-        ) from exc
-    names = [m["name"] for m in models]
-    # Results written before the hit option existed were scored on the target's ink.
-    hit = meta.get("hit", "ink")
-    if hit not in HIT_RULES:
-        raise AnalysisError(f"{json_path}: hit={hit!r} is not one of {', '.join(HIT_RULES)}; rerun the evaluation")
-    return PopoutResults(
-        per_image=rows,
-        summary=_summarise(rows, names, hit),
-        models=models,
-        set_dir=meta.get("set_dir", ""),
-        max_fixations=int(meta.get("max_fixations", MAX_FIXATIONS)),
-        notes=list(meta.get("notes", [])),
-        hit=hit,
-        disc_radius=meta.get("disc_radius"),
-    )

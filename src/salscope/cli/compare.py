@@ -41,8 +41,9 @@ def compare(
     neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --model order: adds the category shift."),
 ) -> None:
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
-    from salscope.analysis.compare import add_category_shift, compare_models, write_comparison
-    from salscope.data.datasets import load_dataset
+    from salscope.analysis.compare import add_category_shift, compare_models
+    from salscope.analysis.compare_outputs import write_comparison
+    from salscope.data.loaders import load_dataset
     from salscope.models.factory import parse_specs
 
     for option, value, least in (("--batch-size", batch_size, 1), ("--n-boot", n_boot, 0)):

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     @data_app.command("list")
     def list_cmd(data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
         """List the known data sets and whether each is present in the data folder."""
-        from salscope.data.datasets import LOADERS
+        from salscope.data.loaders import LOADERS
         from salscope.data.fetch import REMOTE_DATASETS
 
         try:
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Print counts and metadata of a data set (images, fixations, subjects, splits, regions)."""
         import numpy as np
 
-        from salscope.data.datasets import load_dataset
+        from salscope.data.loaders import load_dataset
         from salscope.data.splits import split_indices, DEFAULT_FRACTIONS
 
         ds = load_dataset(name, data_dir)
@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
                  sigma_deg: float = typer.Option(1.0, "--sigma-deg", help="Density blur in degrees of visual angle."),
                  data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
         """Draw an image's fixations (and region outlines) and its fixation density into a PNG."""
-        from salscope.data.datasets import load_dataset
+        from salscope.data.loaders import load_dataset
         from salscope.data.regions import load_regions
         from salscope.data.viz import show_image
         import math

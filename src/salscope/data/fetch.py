@@ -14,13 +14,22 @@ environment variable ``SALSCOPE_<NAME>_URL`` (e.g. a local mirror).
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
+from salscope.download import download_file
 from salscope.errors import DataError
+from salscope.progress import track
+from salscope.settings import DATA_ENV, cache_dir
+
+#: Package data: the OSIE files and their sha256 (``python scripts/osie_manifest.py`` regenerates it).
+OSIE_MANIFEST = "osie_sha256.json"
 
 
 @dataclass(frozen=True)
@@ -48,10 +57,20 @@ def _osie_upstream(rel: str) -> str:
     return rel if rel == "LICENSE" else f"data/{rel}"
 
 
-def _osie_files() -> dict[str, str]:
-    from salscope.data._osie_manifest import OSIE_SHA256
+@functools.cache
+def _osie_manifest() -> dict[str, str]:
+    ref = resources.files("salscope") / "resources" / OSIE_MANIFEST
+    try:
+        files = json.loads(ref.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"the OSIE manifest salscope/resources/{OSIE_MANIFEST} is missing or broken ({exc!r}); "
+                        "reinstall salscope, or regenerate it with scripts/osie_manifest.py") from exc
+    return files
 
-    return dict(OSIE_SHA256)
+
+def _osie_files() -> dict[str, str]:
+    """The OSIE manifest, read once per process (a copy: callers may change it)."""
+    return dict(_osie_manifest())
 
 
 REMOTE_DATASETS: dict[str, RemoteDataset] = {
@@ -74,10 +93,6 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, base_
     The data root is ``data_dir``, else ``$SALSCOPE_DATA``, else ``<cache>/data``.
     An existing complete ``<root>/<name>`` is kept unless ``force=True``.
     """
-    from salscope.download import download_file
-    from salscope.progress import track
-    from salscope.settings import DATA_ENV, cache_dir
-
     key = name.lower()
     if key not in REMOTE_DATASETS:
         raise DataError(f"no download known for data set {name!r}; fetchable: {', '.join(sorted(REMOTE_DATASETS))}")

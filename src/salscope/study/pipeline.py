@@ -44,7 +44,7 @@ def _data_root(ctx: StageContext) -> Path:
 
 
 def _dataset(ctx: StageContext):
-    from salscope.data.datasets import load_dataset  # noqa: PLC0415
+    from salscope.data.loaders import load_dataset  # noqa: PLC0415
 
     return load_dataset(ctx.config.data.dataset, _data_root(ctx))
 
@@ -561,9 +561,10 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
 
     Finding 4 compares how set-up III moved from the pretrained encoder with how
     a same-task replicate (II′, set-up II with another seed) moved, each against
-    set-up II (:func:`salscope.analysis.compare.task_vs_domain_decision`).
+    set-up II (:func:`salscope.analysis.compare_verdict.task_vs_domain_decision`).
     """
-    from salscope.analysis.compare import compare_models, write_comparison  # noqa: PLC0415
+    from salscope.analysis.compare import compare_models  # noqa: PLC0415
+    from salscope.analysis.compare_outputs import write_comparison  # noqa: PLC0415
     c = ctx.config.compare
     dataset = _dataset(ctx).split(c.split, seed=ctx.config.data.split_seed)
     dataset = dataset.subset(range(_limit(len(dataset), c.max_images)))
