@@ -49,12 +49,12 @@ def _timed(fn):
 def _vgg_model(size, seed=0):
     from salscope.models.backbones import get_backbone
     from salscope.models.decoders import build_decoder
-    from salscope.models.deep import DeepSaliency, DeepSaliencyModel
+    from salscope.models.deep import DeepSaliency, SaliencyNetwork
 
     torch.manual_seed(seed)
     enc = get_backbone("vgg16", weights=None)
     dec = build_decoder("paper", {i.name: i.channels for i in enc.feature_info}, ["conv5_3"])
-    return DeepSaliency(DeepSaliencyModel(enc, dec, size).eval(), name=f"vgg16@{size[0]}")
+    return DeepSaliency(SaliencyNetwork(enc, dec, size).eval(), name=f"vgg16@{size[0]}")
 
 
 def check_predict(images, device, n_cpu, report):

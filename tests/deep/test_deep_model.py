@@ -1,4 +1,4 @@
-"""DeepSaliencyModel, its SaliencyModel adapter, checkpoints, load_encoder, the built-in model and `salscope predict`."""
+"""SaliencyNetwork, its SaliencyModel adapter, checkpoints, load_encoder, the built-in model and `salscope predict`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from salscope.models.backbones import get_backbone
 from salscope.models.decoders import build_decoder
 from salscope.models.builtin import builtin_card
 from salscope.models.checkpoint import export_decoder, load_checkpoint, load_module_state
-from salscope.models.deep import DeepSaliency, DeepSaliencyModel, images_to_batch
+from salscope.models.deep import DeepSaliency, SaliencyNetwork, images_to_batch
 from salscope.models.factory import encoder as load_encoder
 
 
@@ -21,7 +21,7 @@ def tiny_model():
     enc = get_backbone("efficientnet_lite0", weights="imagenet")  # offline weights: a decoder-only export can rebuild it
     ch = {i.name: i.channels for i in enc.feature_info}
     dec = build_decoder("readout", ch, ["block4", "block15"])
-    return DeepSaliencyModel(enc, dec, (48, 64), encoder_spec={"name": "efficientnet_lite0", "weights": "imagenet"}).eval()
+    return SaliencyNetwork(enc, dec, (48, 64), encoder_spec={"name": "efficientnet_lite0", "weights": "imagenet"}).eval()
 
 
 def _img(h, w, seed=0):
@@ -67,7 +67,7 @@ def test_export_load_and_load_encoder_round_trip(tiny_model, tmp_path):
     back = load_checkpoint(path)
     img = _img(48, 64, 3)
     np.testing.assert_allclose(DeepSaliency(back).saliency_map(img), DeepSaliency(tiny_model).saliency_map(img), rtol=1e-5)
-    random = DeepSaliencyModel(get_backbone("efficientnet_lite0", weights=None), tiny_model.decoder, (48, 64),
+    random = SaliencyNetwork(get_backbone("efficientnet_lite0", weights=None), tiny_model.decoder, (48, 64),
                                encoder_spec={"name": "efficientnet_lite0", "weights": None})
     with pytest.raises(ModelError, match="random weights"):
         export_decoder(random, tmp_path / "random.pt")

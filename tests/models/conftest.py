@@ -10,7 +10,7 @@ import torch
 from salscope.models.backbones import get_backbone
 from salscope.models.checkpoint import export_decoder
 from salscope.models.decoders import build_decoder
-from salscope.models.deep import DeepSaliencyModel
+from salscope.models.deep import SaliencyNetwork
 
 # A user's own file: a saliency module (log-density output) and an encoder module, both hand-written.
 USER_FILE = textwrap.dedent('''
@@ -68,5 +68,5 @@ def decoder_ckpt(tmp_path_factory):
     torch.manual_seed(0)
     enc = get_backbone("efficientnet_lite0", weights="imagenet")
     dec = build_decoder("readout", {i.name: i.channels for i in enc.feature_info}, ["block4", "block15"])
-    net = DeepSaliencyModel(enc, dec, (48, 64), encoder_spec={"name": "efficientnet_lite0", "weights": "imagenet"})
+    net = SaliencyNetwork(enc, dec, (48, 64), encoder_spec={"name": "efficientnet_lite0", "weights": "imagenet"})
     return export_decoder(net.eval(), tmp_path_factory.mktemp("ckpt") / "tiny.pt")

@@ -41,19 +41,13 @@ import numpy as np
 
 from salscope import metrics as M
 from salscope.errors import AnalysisError, MetricError, ModelError
+from salscope.metrics.catalogue import DEFAULT_METRICS, FIXATION_METRICS, LOWER_IS_BETTER, METRICS
+from salscope.metrics.catalogue import label as _label
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
 from salscope.models.base import log_density_from_map
 from salscope.models.factory import INTER_OBSERVER, ModelSpec, parse_spec, parse_specs, precomputed, saliency_model
 from salscope.progress import track
 
-#: Metric names understood by :func:`evaluate`, in table order.
-METRICS = ("auc", "sauc", "auc_judd", "auc_borji", "nss", "cc", "kld", "sim", "ig", "emd")
-#: Used when no metric list is given (EMD is slow; Borji is random).
-DEFAULT_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim", "ig")
-#: Metrics whose value is a mean over fixations (pooled across images with ``average="fixation"``).
-FIXATION_METRICS = frozenset({"auc", "sauc", "nss", "ig"})
-#: Metrics where lower is better.
-LOWER_IS_BETTER = frozenset({"kld", "emd"})
 EMD_DOWNSIZE = 32
 _UNIFORM_MIX = 1e-3
 
@@ -439,12 +433,6 @@ class EvaluationResult:
 
 def _cell(value: float) -> str:
     return f"{value:.4f}" if np.isfinite(value) else "n/a"
-
-
-def _label(metric: str) -> str:
-    names = {"auc": "AUC", "sauc": "sAUC", "auc_judd": "AUC-Judd", "auc_borji": "AUC-Borji", "nss": "NSS", "cc": "CC",
-             "kld": "KLD ↓", "sim": "SIM", "ig": "IG (bits)", "emd": "EMD ↓"}
-    return names.get(metric, metric)
 
 
 def _other_fixations(dataset: Any, index: int, shape: tuple[int, int], sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

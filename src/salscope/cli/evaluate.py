@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from salscope.devices import DEVICE_HELP, resolve_device
+from salscope.metrics.catalogue import DEFAULT_METRICS, METRICS
 from salscope.cli.options import (LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP, check_sample, default_out,
                                   labelled, out_help, sample_indices)
 
@@ -25,8 +26,8 @@ def register(app: typer.Typer) -> None:
         dataset: str = typer.Option("osie", "--dataset", help="Data set name or folder."),
         split: str = typer.Option("test", "--split", help="train, val, test or all."),
         metrics: str = typer.Option(
-            "auc,sauc,auc_judd,nss,cc,kld,sim,ig", "--metrics",
-            help="Comma-separated: auc, sauc, auc_judd, auc_borji, nss, cc, kld, sim, ig, emd.",
+            ",".join(DEFAULT_METRICS), "--metrics",
+            help="Comma-separated: " + ", ".join(METRICS) + ".",
         ),
         convention: str = typer.Option("tuebingen", "--convention", help="tuebingen (pysaliency) or mit (legacy MATLAB)."),
         average: str = typer.Option("fixation", "--average", help="Average fixation metrics per fixation or per image."),

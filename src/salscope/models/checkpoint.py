@@ -35,7 +35,7 @@ from salscope.io import atomic_path
 from salscope.models.backbones import get_backbone
 from salscope.models.backbones.base import check_finite, state_dict_mismatch
 from salscope.models.decoders import decoder_from_config
-from salscope.models.deep import DeepSaliencyModel
+from salscope.models.deep import SaliencyNetwork
 
 #: The version of the record this salscope writes.
 SCHEMA_VERSION = 1
@@ -205,14 +205,14 @@ def checkpoint_encoder(record: CheckpointRecord, state: Mapping[str, torch.Tenso
     return get_backbone(name, weights="imagenet", offline=True)
 
 
-def network_from_checkpoint(ckpt: Mapping[str, Any], source: str, *, encoder_weights: Any = None) -> DeepSaliencyModel:
-    """Rebuild the :class:`DeepSaliencyModel` of a loaded saliency checkpoint dict (never downloads)."""
+def network_from_checkpoint(ckpt: Mapping[str, Any], source: str, *, encoder_weights: Any = None) -> SaliencyNetwork:
+    """Rebuild the :class:`SaliencyNetwork` of a loaded saliency checkpoint dict (never downloads)."""
     record, state = split_checkpoint(ckpt, source)
     return _network(record, state, source, encoder_weights)
 
 
 def _network(record: CheckpointRecord, state: Mapping[str, torch.Tensor], source: str,
-             encoder_weights: Any) -> DeepSaliencyModel:
+             encoder_weights: Any) -> SaliencyNetwork:
     dec = record.check_decoder(source)
     try:
         decoder = decoder_from_config(dec)
@@ -221,11 +221,11 @@ def _network(record: CheckpointRecord, state: Mapping[str, torch.Tensor], source
                          f"({exc!r}); it is corrupt or not written by `salscope train`") from exc
     encoder = checkpoint_encoder(record, state, source, encoder_weights)
     load_module_state(decoder, _strip(state, "decoder."), source, f"'{dec['name']}' decoder")
-    return DeepSaliencyModel(encoder, decoder, record.input_size, encoder_spec=record.encoder)
+    return SaliencyNetwork(encoder, decoder, record.input_size, encoder_spec=record.encoder)
 
 
-def load_checkpoint(path: str | os.PathLike, *, encoder_weights: Any = None) -> DeepSaliencyModel:
-    """Load the :class:`DeepSaliencyModel` of a saliency checkpoint (set-up I or II); never downloads.
+def load_checkpoint(path: str | os.PathLike, *, encoder_weights: Any = None) -> SaliencyNetwork:
+    """Load the :class:`SaliencyNetwork` of a saliency checkpoint (set-up I or II); never downloads.
 
     ``encoder_weights`` (a ``.pth`` path, ``"imagenet"`` or ``URL#sha256=<hex>``)
     supplies the encoder of a decoder-only file whose recorded weights are not
@@ -243,7 +243,7 @@ def load_checkpoint_encoder(path: str | os.PathLike) -> nn.Module:
 
 # -- writing -----------------------------------------------------------------------------------------
 
-def export_decoder(model: DeepSaliencyModel, dest: str | os.PathLike, card: Mapping[str, Any] | None = None) -> Path:
+def export_decoder(model: SaliencyNetwork, dest: str | os.PathLike, card: Mapping[str, Any] | None = None) -> Path:
     """Save only the decoder of ``model`` (and what rebuilds the rest) as a small ``.pt`` file, atomically."""
     if model.encoder_spec.get("weights") is None:
         raise ModelError(

@@ -1,6 +1,6 @@
-"""Deep saliency models: a named backbone (encoder) plus a decoder, and their checkpoints.
+"""Deep saliency models: the network (a named backbone encoder plus a decoder) and its SaliencyModel face.
 
-:class:`DeepSaliencyModel` is the ``torch.nn.Module`` (encoder + decoder) that
+:class:`SaliencyNetwork` is the ``torch.nn.Module`` (encoder + decoder) that
 training optimises; :class:`DeepSaliency` wraps it as a
 :class:`salscope.models.base.SaliencyModel` (numpy image in, numpy map out).
 
@@ -8,7 +8,7 @@ Resize policy: an image is resized (bilinear, antialiased) to the model's
 ``input_size`` before the encoder, and the decoder's output is produced at the
 image's own height and width. With ``input_size=None`` images are encoded at
 their own size; images of different sizes are then never stacked into one
-batch (:func:`images_to_batch` raises, :meth:`DeepSaliencyModel.predict`
+batch (:func:`images_to_batch` raises, :meth:`SaliencyNetwork.predict`
 groups them by size).
 
 Checkpoints are read and written by :mod:`salscope.models.checkpoint`; the
@@ -65,7 +65,7 @@ def images_to_batch(images: Sequence[np.ndarray], input_size: Sequence[int] | No
     return torch.cat(out, dim=0)
 
 
-class DeepSaliencyModel(nn.Module):
+class SaliencyNetwork(nn.Module):
     """Encoder (a :class:`~salscope.models.backbones.Backbone`) + decoder, ``B×3×H×W → B×H×W``.
 
     ``forward(x, out_size)`` takes a float batch in [0, 1], normalises it with
@@ -140,7 +140,7 @@ class DeepSaliencyModel(nn.Module):
 
 
 class DeepSaliency(SaliencyModel):
-    """A :class:`DeepSaliencyModel` behind the numpy :class:`SaliencyModel` interface.
+    """A :class:`SaliencyNetwork` behind the numpy :class:`SaliencyModel` interface.
 
     ``saliency_map`` is the predicted density (``exp`` of the log-density) for
     ``readout`` decoders and the min–max map for the ``paper`` decoder;
@@ -150,7 +150,7 @@ class DeepSaliency(SaliencyModel):
 
     kind: ClassVar[str] = "deep"
 
-    def __init__(self, model: DeepSaliencyModel, name: str = "deep", center_prior: bool | None = None,
+    def __init__(self, model: SaliencyNetwork, name: str = "deep", center_prior: bool | None = None,
                  device: str | torch.device | None = None, batch_size: int = 8, amp: bool = False):
         self.model = model.eval()
         if device is not None:

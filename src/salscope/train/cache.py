@@ -57,7 +57,7 @@ def trunk_layers(encoder, finetune_from: str, layers: Sequence[str]) -> list[str
 class FeatureCache:
     """Per-image encoder features on disk, keyed by encoder + weights + input size + layers.
 
-    ``model`` is a :class:`~salscope.models.deep.DeepSaliencyModel` or a bare
+    ``model`` is a :class:`~salscope.models.deep.SaliencyNetwork` or a bare
     backbone; the features are ``encoder(encoder.normalize(x), layers)`` of the
     images resized to ``input_size`` (what training without the cache computes).
     """

@@ -94,10 +94,10 @@ def _monitor(config: TrainConfig) -> tuple[str, str]:
 
 
 def build_model(config: TrainConfig):
-    """The (untrained) :class:`DeepSaliencyModel` of a saliency config (set-ups I and II)."""
+    """The (untrained) :class:`SaliencyNetwork` of a saliency config (set-ups I and II)."""
     from salscope.models.backbones import get_backbone  # noqa: PLC0415
     from salscope.models.decoders import build_decoder  # noqa: PLC0415
-    from salscope.models.deep import DeepSaliencyModel  # noqa: PLC0415
+    from salscope.models.deep import SaliencyNetwork  # noqa: PLC0415
 
     encoder = get_backbone(config.backbone, weights=config.weights)
     layers = default_layers(encoder, config.decoder, config.layers)
@@ -105,7 +105,7 @@ def build_model(config: TrainConfig):
         encoder.check_layers([config.finetune_from])
     channels = {info.name: info.channels for info in encoder.feature_info}
     decoder = build_decoder(config.decoder, channels, layers)
-    return DeepSaliencyModel(encoder, decoder, config.input_size,
+    return SaliencyNetwork(encoder, decoder, config.input_size,
                              encoder_spec={"name": config.backbone, "weights": config.weights})
 
 

@@ -1,7 +1,7 @@
 """Lightning modules of the three set-ups.
 
 - :class:`SaliencyTask` — set-ups I (``fixed``) and II (``saliency``): a
-  :class:`~salscope.models.deep.DeepSaliencyModel` trained with a
+  :class:`~salscope.models.deep.SaliencyNetwork` trained with a
   :class:`~salscope.models.losses.SaliencyLoss`; batches carry either images or
   cached features: the decoder's layers (set-up I) or the frozen trunk's
   (set-up II, see :mod:`salscope.train.cache`), from which the encoder runs
