@@ -77,6 +77,7 @@ from salscope.analysis.similarity import (
     percentile_ci,
 )
 from salscope.errors import AnalysisError
+from salscope.report.figures import pyplot, save_figure
 
 ROLES = ("pretrained", "saliency", "scene")
 REPLICATE = "replicate"  # optional fourth role: set-up II trained again with another seed (II′)
@@ -709,13 +710,7 @@ def _safe(label: str) -> str:
 
 
 def _figures(comp: Comparison, out: Path) -> dict[str, Path]:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from salscope.io import save_figure  # noqa: PLC0415
-
+    plt = pyplot()
     paths = {}
     L = len(comp.layers)
     for (a, b), m in comp.cka.items():

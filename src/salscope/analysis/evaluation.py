@@ -45,6 +45,7 @@ from salscope.errors import AnalysisError, DataError, MetricError, ModelError
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
 from salscope.models.base import log_density_from_map
 from salscope.progress import track
+from salscope.report.figures import pyplot, save_figure
 
 #: Metric names understood by :func:`evaluate`, in table order.
 METRICS = ("auc", "sauc", "auc_judd", "auc_borji", "nss", "cc", "kld", "sim", "ig", "emd")
@@ -831,13 +832,7 @@ def write_examples(
     fixations; the title gives the image id and the score. ``metric`` defaults
     to NSS when scored, else the first metric.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from salscope import io
-
+    plt = pyplot()
     metric = metric or ("nss" if "nss" in result.metrics else result.metrics[0])
     if metric not in result.metrics:
         raise MetricError(f"examples: metric {metric!r} was not scored; choose one of {', '.join(result.metrics)}")
@@ -867,6 +862,6 @@ def write_examples(
             ax.axis("off")
         fig.suptitle(f"{src.name}: best and worst images by {_label(metric)}", fontsize=10)
         fig.tight_layout()
-        paths.append(io.save_figure(fig, Path(out_dir) / f"examples_{src.name}.png", dpi=100))
+        paths.append(save_figure(fig, Path(out_dir) / f"examples_{src.name}.png", dpi=100))
         plt.close(fig)
     return paths

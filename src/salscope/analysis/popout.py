@@ -54,6 +54,7 @@ from salscope.metrics.popout import (
     max_saliency_ratios,
     target_rank,
 )
+from salscope.report.figures import pyplot, save_figure
 
 PER_IMAGE_FIELDS = [
     "model",
@@ -507,10 +508,7 @@ def evaluate_popout(
 
 def plot_dimension(results: PopoutResults, dimension: str) -> Any:
     """Figure: fraction found, found first, mean fixations-to-find and mean target rank vs level, per model."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     rows = [r for r in results.summary if r["dimension"] == dimension]
     if not rows:
@@ -549,9 +547,8 @@ def plot_dimension(results: PopoutResults, dimension: str) -> Any:
 
 def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, Path]:
     """Write ``per_image.csv``, ``summary.json``, ``summary.md`` and ``fig_<dimension>.png`` into ``out``."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    from salscope.io import save_figure, write_csv, write_json, write_text  # noqa: PLC0415
+    plt = pyplot()
+    from salscope.io import write_csv, write_json, write_text  # noqa: PLC0415
 
     out = Path(out)
     paths = {
@@ -609,10 +606,7 @@ def example_figure(
     jitter: float = 3.0,
 ) -> Any:
     """Figure: one search array per dimension (rows) and level (columns), for the docs."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     from salscope.data.popout import image_seed, make_search_array  # noqa: PLC0415
 
