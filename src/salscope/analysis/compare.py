@@ -76,8 +76,10 @@ from salscope.analysis.similarity import (
     gram_linear,
     percentile_ci,
 )
+from salscope.analysis.tabular import TabularResult
 from salscope.errors import AnalysisError
 from salscope.report.figures import pyplot, save_figure
+from salscope.report.tables import columns_of
 
 ROLES = ("pretrained", "saliency", "scene")
 REPLICATE = "replicate"  # optional fourth role: set-up II trained again with another seed (II′)
@@ -85,9 +87,16 @@ ALL_ROLES = (*ROLES, REPLICATE)
 NO_REPLICATE_FLOOR = 0.05  # ‖ΔK̂‖ below which III "did not move" when no replicate gives the noise floor (CKA(pre, III) > 0.9987)
 
 
-@dataclass
-class Comparison:
-    """Everything :func:`compare_models` measured (see :meth:`to_dict` / :func:`write_comparison`)."""
+@dataclass(repr=False)
+class Comparison(TabularResult):
+    """Everything :func:`compare_models` measured (see :meth:`to_dict` / :func:`write_comparison`).
+
+    Tables (:class:`~salscope.analysis.tabular.TabularResult`):
+    ``layer_change`` (per model and layer: CKA with the reference, ``1 − CKA``,
+    relative weight change), ``verdict`` (per layer, each interval as
+    ``<name>_lo``/``<name>_hi``) and ``cka`` (long form: one row per model
+    pair and layer pair).
+    """
 
     models: list[str]
     layers: list[str]
@@ -102,6 +111,27 @@ class Comparison:
     n_boot: int = 0
     seed: int = 0
     category_shift: Any = None
+
+    def _tables(self) -> dict[str, Any]:
+        ref = self.models[0]
+        change = [{"model": label, "reference": ref, "layer": layer, "cka": float(d),
+                   "representation_change": float(1 - d), "relative_weight_change": float(self.weight_change[label][i])}
+                  for label in self.models[1:] for i, (layer, d) in enumerate(zip(self.layers, self.diagonal(ref, label)))]
+        verdict = []
+        for row in self.verdict:
+            flat: dict[str, Any] = {}
+            for k, v in row.items():
+                if k.endswith("_ci"):
+                    flat[f"{k}_lo"], flat[f"{k}_hi"] = v if v is not None else (None, None)
+                else:
+                    flat[k] = v
+            verdict.append(flat)
+        cka = [{"model_a": a, "model_b": b, "layer_a": la, "layer_b": lb, "cka": float(m[i, j])}
+               for (a, b), m in self.cka.items() for i, la in enumerate(self.layers) for j, lb in enumerate(self.layers)]
+        return {"layer_change": (["model", "reference", "layer", "cka", "representation_change", "relative_weight_change"],
+                                 change),
+                "verdict": (columns_of(verdict), verdict),
+                "cka": (["model_a", "model_b", "layer_a", "layer_b", "cka"], cka)}
 
     def diagonal(self, a: str, b: str) -> np.ndarray:
         """CKA of each layer of ``a`` with the same layer of ``b``."""
@@ -633,8 +663,12 @@ def add_category_shift(comp: Comparison, neurons: Sequence[Any]) -> Comparison:
 
 
 # -- outputs --------------------------------------------------------------------------------------
-def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> dict[str, Path]:
+def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True,
+                     table_formats: Sequence[str] = ("csv",)) -> dict[str, Path]:
     """Write ``comparison.json``, ``cka_<a>__<b>.csv``, ``layer_change.csv``, ``verdict.csv``, ``cka_models.csv`` and figures.
+
+    ``table_formats`` other than ``csv`` (``md``, ``tex``, ``json``) also write
+    ``layer_change`` and ``verdict`` in those formats (``verdict.tex`` …).
 
     Every figure (PNG) has its data beside it: the heat map's CSV,
     ``layer_change.csv`` for the bar plot, and ``cka_models.csv`` (CKA between
@@ -651,26 +685,14 @@ def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool
     for (a, b), m in comp.cka.items():
         rows = [{"layer": la, **{lb: float(m[i, j]) for j, lb in enumerate(comp.layers)}} for i, la in enumerate(comp.layers)]
         paths[f"cka_{a}__{b}"] = write_csv(out / f"cka_{_safe(a)}__{_safe(b)}.csv", rows)
-    ref = comp.models[0]
-    change_rows = []
-    for label in comp.models[1:]:
-        diag = comp.diagonal(ref, label)
-        for i, layer in enumerate(comp.layers):
-            change_rows.append({"model": label, "reference": ref, "layer": layer, "cka": float(diag[i]),
-                                "representation_change": float(1 - diag[i]),
-                                "relative_weight_change": float(comp.weight_change[label][i])})
-    paths["layer_change"] = write_csv(out / "layer_change.csv", change_rows)
+    tables = comp._tables()
+    paths["layer_change"] = write_csv(out / "layer_change.csv", tables["layer_change"][1])
     if comp.verdict:
-        flat = []
-        for row in comp.verdict:
-            r = {}
-            for k, v in row.items():
-                if k.endswith("_ci"):
-                    r[f"{k}_lo"], r[f"{k}_hi"] = v if v is not None else (None, None)
-                else:
-                    r[k] = v
-            flat.append(r)
-        paths["verdict"] = write_csv(out / "verdict.csv", flat)
+        paths["verdict"] = write_csv(out / "verdict.csv", tables["verdict"][1])
+    for fmt in table_formats:   # the key tables for papers, beside the CSVs above
+        if fmt != "csv":
+            for name in ("layer_change", "verdict") if comp.verdict else ("layer_change",):
+                paths[f"{name}_{fmt}"] = comp.write_tables(out / name, [fmt], table=name)[fmt]
     order, matrix = model_cka_matrix(comp)
     deepest = comp.layers[-1]
     paths["cka_models"] = write_csv(out / "cka_models.csv",

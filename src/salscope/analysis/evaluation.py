@@ -40,6 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope import metrics as M
+from salscope.analysis.tabular import TabularResult
 from salscope.data.stimuli import MAP_SUFFIXES, load_map
 from salscope.errors import AnalysisError, DataError, MetricError, ModelError
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
@@ -348,8 +349,8 @@ def _lazy(fn):
     return get
 
 
-@dataclass
-class EvaluationResult:
+@dataclass(repr=False)
+class EvaluationResult(TabularResult):
     """Per-image scores of several models and their summary.
 
     ``rows`` holds one dict per (model, image): ``model``, ``image_index``,
@@ -358,7 +359,9 @@ class EvaluationResult:
     split; ``"image"`` averages per-image means. Map metrics (CC, KLD, SIM,
     EMD, AUC-Judd, AUC-Borji, MIT sAUC) are always per-image means. ``notes``
     says how information gain was obtained for each model, and why it is NaN
-    (``null`` in ``summary.json``) for a model without a density.
+    (``null`` in ``summary.json``) for a model without a density. Tables
+    (:class:`~salscope.analysis.tabular.TabularResult`): ``per_image`` (the
+    rows) and ``summary`` (one row per model).
     """
 
     dataset: str
@@ -381,6 +384,10 @@ class EvaluationResult:
             s[0] += float(v.sum())
             s[1] += int(v.size)
         self.rows.append(row)
+
+    def _tables(self) -> dict[str, tuple[list[str], list[dict]]]:
+        return {"per_image": (["model", "image_index", "image_id", "n_fixations", *self.metrics], self.rows),
+                "summary": lambda: (["model", *self.metrics], [{"model": m, **v} for m, v in self.summary().items()])}
 
     def summary(self) -> dict[str, dict[str, float]]:
         """``{model: {metric: value}}`` averaged as ``self.average`` says."""
@@ -449,17 +456,27 @@ class EvaluationResult:
             "summary": self.summary(),
         }
 
-    def write(self, out_dir: str | os.PathLike) -> dict[str, Path]:
-        """Write ``per_image.csv``, ``summary.json`` and ``summary.md`` atomically into ``out_dir``."""
+    def write(self, out_dir: str | os.PathLike, table_formats: Sequence[str] = ("md",)) -> dict[str, Path]:
+        """Write ``per_image.csv``, ``summary.json`` and the summary table as ``summary.<format>`` into ``out_dir``.
+
+        ``table_formats``: ``md`` (with the notes), ``csv``, ``tex`` (booktabs);
+        every file atomic.
+        """
         from salscope import io
 
         out = Path(out_dir)
         cols = ["model", "image_index", "image_id", "n_fixations", *self.metrics]
-        return {
+        paths = {
             "per_image": io.write_csv(out / "per_image.csv", self.rows, fieldnames=cols),
             "summary_json": io.write_json(out / "summary.json", self.to_json()),
-            "summary_md": io.write_text(out / "summary.md", self.summary_markdown()),
         }
+        for fmt in table_formats:
+            if fmt == "md":
+                paths["summary_md"] = io.write_text(out / "summary.md", self.summary_markdown())
+            elif fmt != "json":   # summary.json is the record above
+                caption = f"{self.dataset}{'/' + self.split if self.split else ''}, convention {self.convention}"
+                paths[f"summary_{fmt}"] = self.write_tables(out / "summary", [fmt], table="summary", caption=caption)[fmt]
+        return paths
 
 
 def _cell(value: float) -> str:

@@ -42,6 +42,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from salscope.analysis.tabular import TabularResult
 from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS, PopoutSet, SearchArray, load_popout_set
 from salscope.errors import AnalysisError, ModelError
 from salscope.metrics import auc_judd, nss
@@ -55,6 +56,7 @@ from salscope.metrics.popout import (
     target_rank,
 )
 from salscope.report.figures import pyplot, save_figure
+from salscope.report.tables import columns_of
 
 PER_IMAGE_FIELDS = [
     "model",
@@ -96,8 +98,8 @@ SUMMARY_FIELDS = [
 ]
 
 
-@dataclass
-class PopoutResults:
+@dataclass(repr=False)
+class PopoutResults(TabularResult):
     """Scores of several models on one pop-out set.
 
     Attributes
@@ -120,6 +122,9 @@ class PopoutResults:
     set_dir, max_fixations : what was evaluated and how.
     hit, disc_radius : the hit rule (``"item"``, ``"disc"``, ``"ink"``) and the
         disc radius of ``"disc"`` (``None``: each target's radius).
+
+    Tables (:class:`~salscope.analysis.tabular.TabularResult`): ``per_image``,
+    ``summary``, ``overall`` and ``by_dimension``.
     """
 
     per_image: list[dict]
@@ -130,6 +135,13 @@ class PopoutResults:
     notes: list[str] = field(default_factory=list)
     hit: str = "item"
     disc_radius: float | None = None
+
+    def _tables(self) -> dict[str, tuple[list[str], list[dict]]]:
+        def pooled(rows: list[dict]) -> tuple[list[str], list[dict]]:
+            return columns_of(rows), rows
+
+        return {"per_image": (list(PER_IMAGE_FIELDS), self.per_image), "summary": (list(SUMMARY_FIELDS), self.summary),
+                "overall": lambda: pooled(self.overall()), "by_dimension": lambda: pooled(self.by_dimension())}
 
     def by_dimension(self) -> list[dict]:
         """Rows per (model, dimension), pooled over levels and set sizes.
@@ -545,8 +557,13 @@ def plot_dimension(results: PopoutResults, dimension: str) -> Any:
     return fig
 
 
-def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, Path]:
-    """Write ``per_image.csv``, ``summary.json``, ``summary.md`` and ``fig_<dimension>.png`` into ``out``."""
+def write_popout_results(results: PopoutResults, out: str | Path, table_formats: Sequence[str] = ("md",)) -> dict[str, Path]:
+    """Write ``per_image.csv``, ``summary.json``, ``summary.md`` and ``fig_<dimension>.png`` into ``out``.
+
+    ``table_formats`` other than ``md`` (``csv``, ``tex``, ``json``) also
+    write the key tables ``overall.<format>`` and ``by_dimension.<format>``.
+    Figures come in the formats of :func:`salscope.report.figures.save_figure`.
+    """
     plt = pyplot()
     from salscope.io import write_csv, write_json, write_text  # noqa: PLC0415
 
@@ -569,6 +586,12 @@ def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, P
         ),
         "summary_md": write_text(out / "summary.md", results.markdown()),
     }
+    for fmt in table_formats:
+        if fmt != "md":
+            for name in ("overall", "by_dimension"):
+                paths[f"{name}_{fmt}"] = results.write_tables(out / name, [fmt], table=name,
+                                                              caption=f"Pop-out targets found ({name.replace('_', ' ')}), "
+                                                                      f"hit rule {results.hit}")[fmt]
     for dim in DIMENSIONS:
         if any(r["dimension"] == dim for r in results.summary):
             fig = plot_dimension(results, dim)

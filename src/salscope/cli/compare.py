@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
 from salscope.errors import ConfigError
 
 
@@ -35,18 +36,24 @@ def compare(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default cpu)."),
     neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --models order: adds the category shift."),
+    figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),
+    table_formats: str = typer.Option("csv", "--table-formats", help=TABLE_FORMATS_HELP + " csv: every table; others: layer_change and verdict."),
 ) -> None:
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
     import numpy as np
 
     from salscope.analysis.compare import add_category_shift, compare_models, write_comparison
     from salscope.data.datasets import load_dataset
+    from salscope.report.figures import figure_formats as using_figure_formats
+    from salscope.report.figures import parse_figure_formats
+    from salscope.report.tables import parse_table_formats
 
     for option, value, least in (("--batch-size", batch_size, 1), ("--max-images", max_images, 0), ("--n-boot", n_boot, 0)):
         if value < least:
             raise ConfigError(f"{option} must be at least {least}, got {value}"
                               + (" (0 = all images)" if option == "--max-images" else "")
                               + (" (0 = no bootstrap intervals)" if option == "--n-boot" else ""))
+    figures, tables = parse_figure_formats(figure_formats), parse_table_formats(table_formats)
     specs = _split_list(models) or []
     if len(specs) < 2:
         raise ConfigError("--models needs at least two comma-separated backbone names or checkpoints, e.g. vgg16,run2/best.ckpt")
@@ -74,7 +81,8 @@ def compare(
                             device=device)
     if neurons:
         add_category_shift(result, _split_list(neurons) or [])
-    paths = write_comparison(result, out)
+    with using_figure_formats(figures):
+        paths = write_comparison(result, out, table_formats=tables)
     ref = result.models[0]
     for label in result.models[1:]:
         diag = result.diagonal(ref, label)

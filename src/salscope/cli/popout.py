@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
 from salscope.errors import ConfigError
 
 popout_app = typer.Typer(
@@ -46,14 +47,22 @@ def evaluate(
     disc_radius: Optional[float] = typer.Option(
         None, "--disc-radius", help="Radius in px of the --hit disc mask (default: each target's radius, as P3)."
     ),
+    figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),
+    table_formats: str = typer.Option(
+        "md", "--table-formats", help=TABLE_FORMATS_HELP + " md: summary.md; others: overall.<format>, by_dimension.<format>."
+    ),
 ) -> None:
     """Score models on a pop-out set (centre priors off) and write tables and figures."""
     from salscope.analysis.popout import evaluate_popout, write_popout_results
+    from salscope.report.figures import figure_formats as using_figure_formats
+    from salscope.report.figures import parse_figure_formats
+    from salscope.report.tables import parse_table_formats
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise ConfigError("--models is empty: give comma-separated model names, e.g. --models spectral_residual,gbvs")
     dims = [d.strip() for d in dimensions.split(",") if d.strip()] if dimensions else None
+    figures, tables = parse_figure_formats(figure_formats), parse_table_formats(table_formats)
     results = evaluate_popout(
         names,
         set_dir,
@@ -63,7 +72,8 @@ def evaluate(
         hit=hit,
         disc_radius=disc_radius,
     )
-    paths = write_popout_results(results, out)
+    with using_figure_formats(figures):
+        paths = write_popout_results(results, out, table_formats=tables)
     typer.echo(f"hit rule: {results.hit}")
     for row in results.overall():
         if row["n_images"] == 0:
@@ -76,6 +86,9 @@ def evaluate(
             + ("" if conj is None else f"; {conj:.2f} of conjunction targets by the first fixation")
         )
     typer.echo(f"tables: {paths['summary_md']}")
+    for key, path in paths.items():
+        if key.startswith(("overall_", "by_dimension_")):
+            typer.echo(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:

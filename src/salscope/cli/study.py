@@ -24,6 +24,8 @@ def study(
     only: Optional[str] = typer.Option(None, "--only", help="Run only these stages (comma-separated); others must be cached."),
     force: Optional[str] = typer.Option(None, "--force", help="Re-run these stages even if cached (comma-separated)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as TOML and exit."),
+    figure_formats: Optional[str] = typer.Option(None, "--figure-formats", help="Figure files the report carries: png plus any of pdf, svg (sets [report] figure_formats; default png,pdf,svg)."),
+    table_formats: Optional[str] = typer.Option(None, "--table-formats", help="Files of each report table: csv, json, md, tex (sets [report] table_formats; default csv,json,md,tex)."),
 ) -> None:
     """Run the paper's study: train set-ups I/II/II′/III (none on the region-annotated images), evaluate deep vs
     classical on natural images and pop-out arrays, neuron analysis with permutation nulls and random-init
@@ -33,7 +35,7 @@ def study(
     Each stage is cached under OUT/stages/<stage>-<hash of its config>; a killed run resumes at the stage it was in.
     The run's resolved config is saved as OUT/study-config.toml; the --config file itself is never written.
     """
-    from salscope.study.config import dump_toml, load_config
+    from salscope.study.config import apply_report_formats, dump_toml, load_config
     from salscope.study.pipeline import run_study
 
     chosen = [name for name, on in (("quick", quick), ("standard", standard), ("paper", paper)) if on]
@@ -41,6 +43,8 @@ def study(
         raise ConfigError(f"--{' and --'.join(chosen)} exclude each other; choose one preset")
     preset = chosen[0] if chosen else None
     cfg = load_config(config, preset)
+    if figure_formats is not None or table_formats is not None:
+        cfg = apply_report_formats(cfg, figure_formats, table_formats)
     if show_config:
         typer.echo(dump_toml(cfg))
         return
