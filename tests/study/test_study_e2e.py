@@ -155,3 +155,27 @@ def test_paper_preset_runs_end_to_end_on_vgg16(tmp_path, data_root):
     compare = _stage(tmp_path, "compare")
     assert [r["layer"] for r in compare["per_layer"]] == ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
     assert index.is_file()
+
+
+def test_report_carries_every_figure_as_pdf_and_svg_and_every_table_as_latex(study):
+    """[report] defaults: figure_formats png, pdf, svg; table_formats csv, json, md, tex (issue 20, item 7)."""
+    import xml.etree.ElementTree as ET
+
+    report = study["index"].parent
+    pngs = sorted((report / "figures").glob("*.png"))
+    assert len(pngs) >= 5
+    page = study["index"].read_text()
+    for png in pngs:
+        pdf, svg = png.with_suffix(".pdf"), png.with_suffix(".svg")
+        assert pdf.read_bytes()[:5] == b"%PDF-", pdf
+        assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg", svg
+        assert f'href="figures/{pdf.name}">PDF</a>' in page and f'href="figures/{svg.name}">SVG</a>' in page
+    csvs = sorted((report / "tables").glob("*.csv"))
+    assert csvs
+    for table in csvs:
+        tex = table.with_suffix(".tex").read_text()
+        assert "\\toprule" in tex and "\\bottomrule" in tex, table
+        columns = table.read_text().splitlines()[0].count(",") + 1
+        header = next(line for line in tex.splitlines() if line.endswith("\\\\"))
+        assert header.replace("\\&", "").count("&") == columns - 1, table
+        assert table.with_suffix(".md").is_file() and table.with_suffix(".json").is_file()

@@ -42,7 +42,9 @@ def table_text(table: Table) -> str:
 def print_table(table: Table, console: Console | None = None) -> None:
     """Print ``table`` boxed on a terminal that fits it, else as a Markdown table (never cut)."""
     console = console or Console()
-    if console.is_terminal and console.measure(table).maximum <= console.width:
+    # measured without the console's width limit: the width the table needs to show every cell in full
+    if console.is_terminal and console.measure(table, options=console.options.update(max_width=1 << 20)).maximum \
+            <= console.width:
         console.print(table)
     else:
-        typer.echo(table_text(table))
+        typer.echo(table_text(table), nl=False)

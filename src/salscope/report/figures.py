@@ -9,8 +9,8 @@ are embedded at the figure's dpi). The formats come from, in order: the
 CLI's ``--figure-formats`` and the study's ``[report] figure_formats`` set),
 else PNG alone.
 
-PDF and SVG files carry no creation date, so the same figure gives the same
-bytes on every run.
+PDF and SVG files carry no creation date (and SVG ids a fixed salt), so the
+same figure gives the same bytes on every run.
 
 :func:`pyplot` is the one place that picks matplotlib's backend: ``Agg`` (no
 display needed), chosen once and only when nothing imported
@@ -108,6 +108,8 @@ def save_figure(fig: Any, dest: str | os.PathLike, formats: str | Iterable[str] 
     ``formats`` defaults to :func:`current_figure_formats`. ``kwargs`` go to
     :meth:`matplotlib.figure.Figure.savefig` (``dpi``, ``bbox_inches``).
     """
+    import matplotlib  # noqa: PLC0415 (the caller drew the figure: matplotlib is loaded already)
+
     chosen = current_figure_formats() if formats is None else parse_figure_formats(formats, "formats")
     written: dict[str, Path] = {}
     for fmt in chosen:
@@ -115,7 +117,7 @@ def save_figure(fig: Any, dest: str | os.PathLike, formats: str | Iterable[str] 
         extra = dict(kwargs)
         if fmt in _METADATA and "metadata" not in extra:
             extra["metadata"] = _METADATA[fmt]
-        with atomic_path(path) as tmp:
+        with atomic_path(path) as tmp, matplotlib.rc_context({"svg.hashsalt": "salscope"}):
             fig.savefig(tmp, format="jpeg" if fmt == "jpg" else fmt, **extra)
         written[fmt] = path
     return written.get("png", next(iter(written.values())))
