@@ -137,3 +137,17 @@ def test_cli_table_boxed_only_on_a_terminal_that_fits_it(capsys):
         "osie/test — tuebingen\n\n| model | NSS |\n|---|---:|\n| a_model_name_far_too_long_for_a_narrow_terminal | 0.5512 |\n")
     print_table(table, Console(file=_io.StringIO()))   # not a terminal (a pipe, a log): Markdown
     assert "a_model_name_far_too_long_for_a_narrow_terminal | 0.5512" in capsys.readouterr().out
+
+
+def test_missing_formats_finds_figures_drawn_without_a_format(tmp_path):
+    from salscope.report.figures import missing_formats
+
+    plt, fig = _figure()
+    a = save_figure(fig, tmp_path / "a.png", ["png", "pdf"])
+    b = save_figure(fig, tmp_path / "b.png", ["png", "pdf", "svg"])
+    plt.close(fig)
+    record = {"figures": [{"path": str(b)}], "nested": {"figures_bias": [{"path": str(a), "alt": "x"}]},
+              "other": {"path": str(tmp_path / "gone.png")}}
+    assert missing_formats(record, ["png", "pdf", "svg"]) == ["svg"]
+    assert missing_formats(record, ["png", "pdf"]) == []
+    assert missing_formats({"figures": []}, ["svg"]) == []

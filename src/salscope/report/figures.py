@@ -123,6 +123,27 @@ def save_figure(fig: Any, dest: str | os.PathLike, formats: str | Iterable[str] 
     return written.get("png", next(iter(written.values())))
 
 
+def missing_formats(record: Any, formats: Iterable[str]) -> list[str]:
+    """The ``formats`` that some figure of ``record`` lacks on disk.
+
+    ``record``: any JSON-like value (a stage's results); every ``"path"``
+    string in it naming an existing PNG counts as a saved figure.
+    """
+    wanted = parse_figure_formats(formats, "formats")
+    lacking: set[str] = set()
+    stack = [record]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            path = item.get("path")
+            if isinstance(path, str) and path.lower().endswith(".png") and Path(path).is_file():
+                lacking.update(f for f in wanted if not figure_path(path, f).is_file())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return [f for f in wanted if f in lacking]
+
+
 def figure_files(path: str | os.PathLike) -> dict[str, Path]:
     """The files of one saved figure that exist: ``{format: path}`` for ``fig.png``, ``fig.pdf``, ``fig.svg`` …"""
     return {fmt: p for fmt in FIGURE_FORMATS if (p := figure_path(path, fmt)).is_file()}

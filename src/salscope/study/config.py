@@ -131,7 +131,7 @@ class CompareConfig:
     margin: float = 0.1              # finding 4's equivalence bound on the direction statistic
 
 
-#: The figure files every study stage writes (PNG for the page, PDF and SVG for papers); the report picks from them.
+#: The figure formats a study can draw: PNG for the page, PDF and SVG (vector) for papers.
 STUDY_FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
@@ -139,9 +139,11 @@ STUDY_FIGURE_FORMATS = ("png", "pdf", "svg")
 class ReportConfig:
     """What ``OUT/report/`` carries besides the page: figure files and table files, for papers.
 
-    Every stage saves each figure as PNG, PDF and SVG in its own folder (so a
-    cached stage never lacks one); ``figure_formats`` picks which the report
-    copies and links (``png`` is always among them: the page shows it).
+    ``figure_formats``: every stage saves each figure in these formats in its
+    own folder, and the report copies and links them (``png`` is always among
+    them: the page shows it). The key is in no stage's cache key, so changing
+    it reruns no stage: a cached stage keeps the formats it was drawn in (the
+    run's log names the stage to ``--force``).
     ``table_formats``: the files of each table under ``report/tables/``
     (``csv``, ``json``, ``md``, ``tex`` — LaTeX booktabs).
     """
