@@ -47,8 +47,9 @@ def reference_root() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own SALSCOPE_CACHE so nothing leaks into ~/.cache."""
+    """Each test gets its own SALSCOPE_CACHE and TORCH_HOME, so nothing leaks into (or is read from) ~/.cache."""
     monkeypatch.setenv("SALSCOPE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
 
 
 @pytest.fixture(scope="session")

@@ -126,14 +126,6 @@ def write_npz(dest: str | os.PathLike, **arrays: np.ndarray) -> Path:
     return Path(dest)
 
 
-def save_figure(fig: Any, dest: str | os.PathLike, **kwargs: Any) -> Path:
-    """Save a matplotlib figure atomically (format from ``dest``'s suffix)."""
-    dest = Path(dest)
-    with atomic_path(dest) as tmp:
-        fig.savefig(tmp, format=dest.suffix.lstrip(".") or "png", **kwargs)
-    return dest
-
-
 def write_csv(dest: str | os.PathLike, rows: list[dict], fieldnames: list[str] | None = None) -> Path:
     """Write a list of dicts as CSV atomically (columns from the first row unless given)."""
     import csv

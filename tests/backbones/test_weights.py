@@ -14,7 +14,14 @@ import torch
 import salscope.models.backbones as backbones
 from salscope.errors import DownloadError, ModelError
 from salscope.models.backbones import get_backbone
-from salscope.models.backbones.weights import TRUST_FILE, WeightsFile, cached_path, weights_cache
+from salscope.models.backbones.weights import (
+    TRUST_FILE,
+    WeightsFile,
+    cached_path,
+    fetch_weights,
+    hub_checkpoint,
+    weights_cache,
+)
 
 torch.set_num_threads(1)
 
@@ -107,3 +114,47 @@ def test_user_url_needs_its_sha256(www, tmp_path):
     with pytest.raises(ModelError, match="refused: this load is offline"):
         get_backbone("resnet18", weights=f"{base}/mine.pth#sha256={digest}", offline=True)
     assert len(log) == 2
+
+
+def test_weights_found_in_torch_hub_cache_before_any_download(www, tmp_path, monkeypatch):
+    """A user's torchvision file in $TORCH_HOME/hub/checkpoints is used as it is: no request, nothing copied."""
+    root, base, log = www
+    state, data, digest = _resnet_file(tmp_path, 6)
+    name = f"resnet18-{digest[:8]}.pth"
+    (root / name).write_bytes(data)
+    torch_home = tmp_path / "torch_home"
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    hub_file = torch_home / "hub" / "checkpoints" / name
+    hub_file.parent.mkdir(parents=True)
+    hub_file.write_bytes(data)
+    assert torch.hub.get_dir() == str(torch_home / "hub")
+    entry = WeightsFile("resnet18", f"{base}/{name}", sha256_prefix=digest[:8])
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "resnet18", entry)
+    assert fetch_weights(entry) == hub_file and fetch_weights(entry, offline=True) == hub_file
+    b = get_backbone("resnet18", offline=True)
+    assert torch.equal(b.conv1.weight, state["conv1.weight"]) and log == []
+    assert not cached_path(digest).exists() and not (weights_cache() / TRUST_FILE).exists()
+    # a full-hash entry: the same file counts only when its whole SHA-256 matches
+    assert hub_checkpoint(WeightsFile("resnet18", f"{base}/{name}", sha256=digest)) == hub_file
+    assert hub_checkpoint(WeightsFile("resnet18", f"{base}/{name}", sha256="1" * 64)) is None
+    # a trusted full hash (recorded on a first download) that disagrees with the hub file: not used
+    assert hub_checkpoint(entry, trusted="f" * 64) is None
+
+
+def test_wrong_file_in_torch_hub_cache_is_left_alone_and_not_used(www, tmp_path, monkeypatch):
+    root, base, log = www
+    state, data, digest = _resnet_file(tmp_path, 7)
+    name = f"resnet18-{digest[:8]}.pth"
+    (root / name).write_bytes(data)
+    _, other, _ = _resnet_file(tmp_path, 8)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    hub_file = tmp_path / "th" / "hub" / "checkpoints" / name
+    hub_file.parent.mkdir(parents=True)
+    hub_file.write_bytes(other)      # right name, other bytes: the prefix does not match
+    monkeypatch.setitem(backbones.IMAGENET_WEIGHTS, "resnet18",
+                        WeightsFile("resnet18", f"{base}/{name}", sha256_prefix=digest[:8]))
+    with pytest.raises(ModelError, match=r"not in the weights cache .* nor \(with the right hash\) at .*th/hub/checkpoints"):
+        get_backbone("resnet18", offline=True)
+    b = get_backbone("resnet18")     # downloaded from the table's URL instead
+    assert torch.equal(b.conv1.weight, state["conv1.weight"]) and log == [f"/{name}"]
+    assert hub_file.read_bytes() == other    # torch's cache is the user's: never rewritten or deleted

@@ -161,3 +161,21 @@ def test_the_resolved_config_never_replaces_a_users_file(tmp_path, capsys):
     assert saved.read_text() == edited
     assert main(["study", "--config", str(saved), "--out", str(tmp_path)]) == 2
     assert "copy it under another name" in capsys.readouterr().err and saved.read_text() == edited
+
+
+def test_study_lock_is_a_filelock_lock(tmp_path):
+    """Another tool holding the folder's lock with filelock keeps a study out, and the other way round."""
+    from filelock import FileLock, Timeout
+
+    from salscope.study.runner import LOCK_FILE
+
+    with FileLock(str(tmp_path / LOCK_FILE), timeout=0):
+        with pytest.raises(StudyError, match=r"in use by another process; wait for it to finish or choose another --out"):
+            with study_lock(tmp_path):
+                pass
+    with study_lock(tmp_path):
+        assert (tmp_path / LOCK_FILE).read_text().startswith("pid ")
+        with pytest.raises(Timeout):
+            FileLock(str(tmp_path / LOCK_FILE), timeout=0).acquire()
+    with FileLock(str(tmp_path / LOCK_FILE), timeout=0):   # released when the study's block ends
+        pass

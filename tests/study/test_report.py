@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from salscope.io import save_figure
+from salscope.report.figures import save_figure
 from salscope.report import verdicts as V
 from salscope.study import findings as F
 from salscope.report.html import Figure, Section, Table, write_report

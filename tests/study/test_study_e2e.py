@@ -145,7 +145,8 @@ def test_paper_preset_runs_end_to_end_on_vgg16(tmp_path, data_root):
     """--paper wiring (VGG-16 layer names, conv5_1 fine-tuning, conv4_3/5_1/5_3 analysis) with random weights."""
     tiny = {**TINY, "train": {**TINY["train"], "weights": "none", "input_size": [64, 64], "max_train_images": 4,
                              "batch_size": 2},
-            "neurons": {"max_images": 3, "input_size": [64, 64]}, "compare": {"max_images": 6, "bootstrap": 5}}
+            "neurons": {"max_images": 3, "input_size": [64, 64]}, "compare": {"max_images": 6, "bootstrap": 5},
+            "report": {"figure_formats": ["png"]}}   # PNG only: the vector formats are the tiny study's to test
     config = build_config(tiny, preset="paper")
     assert config.train.backbone == "vgg16" and config.train.finetune_from == "conv5_1"
     index = pipeline.run_study(config, tmp_path, data_dir=data_root, log=lambda m: None)
@@ -155,3 +156,36 @@ def test_paper_preset_runs_end_to_end_on_vgg16(tmp_path, data_root):
     compare = _stage(tmp_path, "compare")
     assert [r["layer"] for r in compare["per_layer"]] == ["conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
     assert index.is_file()
+    assert not list((index.parent / "figures").glob("*.pdf"))
+    # asking for PDF/SVG later reruns no stage; the log names the stages whose cached figures lack them
+    logs: list[str] = []
+    again = build_config({**tiny, "report": {}}, preset="paper")
+    pipeline.run_study(again, tmp_path, data_dir=data_root, log=logs.append)
+    assert not any("running" in line for line in logs), logs
+    for name in ("popout", "neurons", "compare"):
+        assert f"[{name}] its cached figures have no pdf/svg files ([report] figure_formats changed since the stage " \
+               f"ran); rerun with --force {name} to draw them" in logs, logs
+
+
+def test_report_carries_every_figure_as_pdf_and_svg_and_every_table_as_latex(study):
+    """[report] defaults: figure_formats png, pdf, svg; table_formats csv, json, md, tex (issue 20, item 7)."""
+    import xml.etree.ElementTree as ET
+
+    report = study["index"].parent
+    pngs = sorted((report / "figures").glob("*.png"))
+    assert len(pngs) >= 5
+    page = study["index"].read_text()
+    for png in pngs:
+        pdf, svg = png.with_suffix(".pdf"), png.with_suffix(".svg")
+        assert pdf.read_bytes()[:5] == b"%PDF-", pdf
+        assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg", svg
+        assert f'href="figures/{pdf.name}">PDF</a>' in page and f'href="figures/{svg.name}">SVG</a>' in page
+    csvs = sorted((report / "tables").glob("*.csv"))
+    assert csvs
+    for table in csvs:
+        tex = table.with_suffix(".tex").read_text()
+        assert "\\toprule" in tex and "\\bottomrule" in tex, table
+        columns = table.read_text().splitlines()[0].count(",") + 1
+        header = next(line for line in tex.splitlines() if line.endswith("\\\\"))
+        assert header.replace("\\&", "").count("&") == columns - 1, table
+        assert table.with_suffix(".md").is_file() and table.with_suffix(".json").is_file()

@@ -24,7 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from salscope.analysis.dissection import DEFAULT_QUANTILE, DissectionAccumulator, category_labels, resize_mask_nearest
+from salscope.analysis.dissection import (
+    DEFAULT_QUANTILE,
+    DissectionAccumulator,
+    category_labels,
+    resize_mask_nearest,
+)
 from salscope.analysis.region_nss import RegionFixations, region_fixations, region_nss
 from salscope.analysis.runningstats import RunningMinMax
 from salscope.errors import AnalysisError

@@ -74,15 +74,28 @@ import torch
 
 from salscope.analysis.compare_verdict import ALL_ROLES, REPLICATE, ROLES, verdict_rows
 from salscope.analysis.neurons import NeuronResults, compare_neurons
-from salscope.analysis.similarity import MinibatchCKA, StreamingLinearCKA, feature_vectors
+from salscope.analysis.similarity import (
+    MinibatchCKA,
+    StreamingLinearCKA,
+    feature_vectors,
+)
+from salscope.analysis.tabular import TabularResult
 from salscope.errors import AnalysisError
 from salscope.models.factory import encoder, parse_spec
 from salscope.progress import track
+from salscope.report.tables import columns_of
 
 
-@dataclass
-class Comparison:
-    """Everything :func:`compare_models` measured (:meth:`to_dict`; written by :mod:`~salscope.analysis.compare_outputs`)."""
+@dataclass(repr=False)
+class Comparison(TabularResult):
+    """Everything :func:`compare_models` measured (:meth:`to_dict`; written by :mod:`~salscope.analysis.compare_outputs`).
+
+    Tables (:class:`~salscope.analysis.tabular.TabularResult`):
+    ``layer_change`` (per model and layer: CKA with the reference, ``1 − CKA``,
+    relative weight change), ``verdict`` (per layer, each interval as
+    ``<name>_lo``/``<name>_hi``) and ``cka`` (long form: one row per model
+    pair and layer pair).
+    """
 
     models: list[str]
     layers: list[str]
@@ -97,6 +110,27 @@ class Comparison:
     n_boot: int = 0
     seed: int = 0
     category_shift: Any = None
+
+    def _tables(self) -> dict[str, Any]:
+        ref = self.models[0]
+        change = [{"model": label, "reference": ref, "layer": layer, "cka": float(d),
+                   "representation_change": float(1 - d), "relative_weight_change": float(self.weight_change[label][i])}
+                  for label in self.models[1:] for i, (layer, d) in enumerate(zip(self.layers, self.diagonal(ref, label)))]
+        verdict = []
+        for row in self.verdict:
+            flat: dict[str, Any] = {}
+            for k, v in row.items():
+                if k.endswith("_ci"):
+                    flat[f"{k}_lo"], flat[f"{k}_hi"] = v if v is not None else (None, None)
+                else:
+                    flat[k] = v
+            verdict.append(flat)
+        cka = [{"model_a": a, "model_b": b, "layer_a": la, "layer_b": lb, "cka": float(m[i, j])}
+               for (a, b), m in self.cka.items() for i, la in enumerate(self.layers) for j, lb in enumerate(self.layers)]
+        return {"layer_change": (["model", "reference", "layer", "cka", "representation_change", "relative_weight_change"],
+                                 change),
+                "verdict": (columns_of(verdict), verdict),
+                "cka": (["model_a", "model_b", "layer_a", "layer_b", "cka"], cka)}
 
     def diagonal(self, a: str, b: str) -> np.ndarray:
         """CKA of each layer of ``a`` with the same layer of ``b``."""

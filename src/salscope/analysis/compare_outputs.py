@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from salscope.analysis.compare import Comparison
 from salscope.analysis.compare_verdict import REPLICATE
-from salscope.io import save_figure, write_csv, write_json
+from salscope.io import write_csv, write_json
 from salscope.names import slug
+from salscope.report.figures import pyplot, save_figure
 
 
-def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True) -> dict[str, Path]:
+def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool = True,
+                     table_formats: Sequence[str] = ("csv",)) -> dict[str, Path]:
     """Write ``comparison.json``, ``cka_<a>__<b>.csv``, ``layer_change.csv``, ``verdict.csv``, ``cka_models.csv`` and figures.
+
+    ``table_formats`` other than ``csv`` (``md``, ``tex``, ``json``) also write
+    ``layer_change`` and ``verdict`` in those formats (``verdict.tex`` …).
 
     Every figure (PNG) has its data beside it: the heat map's CSV,
     ``layer_change.csv`` for the bar plot, and ``cka_models.csv`` (CKA between
@@ -29,26 +35,14 @@ def write_comparison(comp: Comparison, out_dir: str | os.PathLike, figures: bool
     for (a, b), m in comp.cka.items():
         rows = [{"layer": la, **{lb: float(m[i, j]) for j, lb in enumerate(comp.layers)}} for i, la in enumerate(comp.layers)]
         paths[f"cka_{a}__{b}"] = write_csv(out / f"cka_{slug(a)}__{slug(b)}.csv", rows)
-    ref = comp.models[0]
-    change_rows = []
-    for label in comp.models[1:]:
-        diag = comp.diagonal(ref, label)
-        for i, layer in enumerate(comp.layers):
-            change_rows.append({"model": label, "reference": ref, "layer": layer, "cka": float(diag[i]),
-                                "representation_change": float(1 - diag[i]),
-                                "relative_weight_change": float(comp.weight_change[label][i])})
-    paths["layer_change"] = write_csv(out / "layer_change.csv", change_rows)
+    tables = comp._tables()
+    paths["layer_change"] = write_csv(out / "layer_change.csv", tables["layer_change"][1])
     if comp.verdict:
-        flat = []
-        for row in comp.verdict:
-            r = {}
-            for k, v in row.items():
-                if k.endswith("_ci"):
-                    r[f"{k}_lo"], r[f"{k}_hi"] = v if v is not None else (None, None)
-                else:
-                    r[k] = v
-            flat.append(r)
-        paths["verdict"] = write_csv(out / "verdict.csv", flat)
+        paths["verdict"] = write_csv(out / "verdict.csv", tables["verdict"][1])
+    for fmt in table_formats:   # the key tables for papers, beside the CSVs above
+        if fmt != "csv":
+            for name in ("layer_change", "verdict") if comp.verdict else ("layer_change",):
+                paths[f"{name}_{fmt}"] = comp.write_tables(out / name, [fmt], table=name)[fmt]
     order, matrix = model_cka_matrix(comp)
     deepest = comp.layers[-1]
     paths["cka_models"] = write_csv(out / "cka_models.csv",
@@ -82,11 +76,7 @@ def model_cka_matrix(comp: Comparison, layer: str | None = None) -> tuple[list[s
 
 
 def _figures(comp: Comparison, out: Path) -> dict[str, Path]:
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
+    plt = pyplot()
     paths = {}
     L = len(comp.layers)
     for (a, b), m in comp.cka.items():

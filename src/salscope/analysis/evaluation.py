@@ -40,13 +40,27 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope import metrics as M
+from salscope.analysis.tabular import TabularResult
 from salscope.errors import AnalysisError, MetricError, ModelError
-from salscope.metrics.catalogue import DEFAULT_METRICS, FIXATION_METRICS, LOWER_IS_BETTER, METRICS
+from salscope.metrics.catalogue import (
+    DEFAULT_METRICS,
+    FIXATION_METRICS,
+    LOWER_IS_BETTER,
+    METRICS,
+)
 from salscope.metrics.catalogue import label as _label
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
 from salscope.models.base import log_density_from_map
-from salscope.models.factory import INTER_OBSERVER, ModelSpec, parse_spec, parse_specs, precomputed, saliency_model
+from salscope.models.factory import (
+    INTER_OBSERVER,
+    ModelSpec,
+    parse_spec,
+    parse_specs,
+    precomputed,
+    saliency_model,
+)
 from salscope.progress import track
+from salscope.report.figures import pyplot, save_figure
 
 EMD_DOWNSIZE = 32
 _UNIFORM_MIX = 1e-3
@@ -315,8 +329,8 @@ def _lazy(fn):
     return get
 
 
-@dataclass
-class EvaluationResult:
+@dataclass(repr=False)
+class EvaluationResult(TabularResult):
     """Per-image scores of several models and their summary.
 
     ``rows`` holds one dict per (model, image): ``model``, ``image_index``,
@@ -325,7 +339,9 @@ class EvaluationResult:
     split; ``"image"`` averages per-image means. Map metrics (CC, KLD, SIM,
     EMD, AUC-Judd, AUC-Borji, MIT sAUC) are always per-image means. ``notes``
     says how information gain was obtained for each model, and why it is NaN
-    (``null`` in ``summary.json``) for a model without a density.
+    (``null`` in ``summary.json``) for a model without a density. Tables
+    (:class:`~salscope.analysis.tabular.TabularResult`): ``per_image`` (the
+    rows) and ``summary`` (one row per model).
     """
 
     dataset: str
@@ -349,6 +365,10 @@ class EvaluationResult:
             s[0] += float(v.sum())
             s[1] += int(v.size)
         self.rows.append(row)
+
+    def _tables(self) -> dict[str, tuple[list[str], list[dict]]]:
+        return {"per_image": (["model", "image_index", "image_id", "n_fixations", *self.metrics], self.rows),
+                "summary": lambda: (["model", *self.metrics], [{"model": m, **v} for m, v in self.summary().items()])}
 
     def summary(self) -> dict[str, dict[str, float]]:
         """``{model: {metric: value}}`` averaged as ``self.average`` says."""
@@ -418,17 +438,27 @@ class EvaluationResult:
             "summary": self.summary(),
         }
 
-    def write(self, out_dir: str | os.PathLike) -> dict[str, Path]:
-        """Write ``per_image.csv``, ``summary.json`` and ``summary.md`` atomically into ``out_dir``."""
+    def write(self, out_dir: str | os.PathLike, table_formats: Sequence[str] = ("md",)) -> dict[str, Path]:
+        """Write ``per_image.csv``, ``summary.json`` and the summary table as ``summary.<format>`` into ``out_dir``.
+
+        ``table_formats``: ``md`` (with the notes), ``csv``, ``tex`` (booktabs);
+        every file atomic.
+        """
         from salscope import io
 
         out = Path(out_dir)
         cols = ["model", "image_index", "image_id", "n_fixations", *self.metrics]
-        return {
+        paths = {
             "per_image": io.write_csv(out / "per_image.csv", self.rows, fieldnames=cols),
             "summary_json": io.write_json(out / "summary.json", self.to_json()),
-            "summary_md": io.write_text(out / "summary.md", self.summary_markdown()),
         }
+        for fmt in table_formats:
+            if fmt == "md":
+                paths["summary_md"] = io.write_text(out / "summary.md", self.summary_markdown())
+            elif fmt != "json":   # summary.json is the record above
+                caption = f"{self.dataset}{'/' + self.split if self.split else ''}, convention {self.convention}"
+                paths[f"summary_{fmt}"] = self.write_tables(out / "summary", [fmt], table="summary", caption=caption)[fmt]
+        return paths
 
 
 def _cell(value: float) -> str:
@@ -800,13 +830,7 @@ def write_examples(
     fixations; the title gives the image id and the score. ``metric`` defaults
     to NSS when scored, else the first metric.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from salscope import io
-
+    plt = pyplot()
     metric = metric or ("nss" if "nss" in result.metrics else result.metrics[0])
     if metric not in result.metrics:
         raise MetricError(f"examples: metric {metric!r} was not scored; choose one of {', '.join(result.metrics)}")
@@ -836,6 +860,6 @@ def write_examples(
             ax.axis("off")
         fig.suptitle(f"{src.name}: best and worst images by {_label(metric)}", fontsize=10)
         fig.tight_layout()
-        paths.append(io.save_figure(fig, Path(out_dir) / f"examples_{src.name}.png", dpi=100))
+        paths.append(save_figure(fig, Path(out_dir) / f"examples_{src.name}.png", dpi=100))
         plt.close(fig)
     return paths

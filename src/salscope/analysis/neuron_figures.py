@@ -28,33 +28,22 @@ import torch.nn.functional as F
 from salscope.analysis.capture import layer_activations, to_input
 from salscope.analysis.neurons import NeuronResults
 from salscope.errors import AnalysisError
+from salscope.io import write_json
 from salscope.names import plain_text
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+from salscope.report.figures import pyplot, save_figure
 
 
 def _save(fig: Any, dest: str | Path, data: dict[str, Any]) -> Path:
-    from salscope.io import save_figure, write_json  # noqa: PLC0415
-
-    dest = Path(dest)
-    if dest.suffix.lower() != ".png":
-        dest = dest.with_suffix(".png")
-    save_figure(fig, dest, dpi=110, bbox_inches="tight")
-    _plt().close(fig)
-    write_json(dest.with_suffix(".json"), {"figure": dest.name, **data})
-    return dest
+    """Save ``fig`` (every chosen format) with its data as ``<stem>.json`` beside it; return the PNG's path."""
+    out = save_figure(fig, dest, dpi=110, bbox_inches="tight")
+    pyplot().close(fig)
+    write_json(out.with_suffix(".json"), {"figure": out.name, **data})
+    return out
 
 
 def count_heatmap(results: NeuronResults, dest: str | Path, *, layers: Sequence[str] | None = None) -> Path:
     """Heat map of the number of channels above T per layer (rows) and category (columns)."""
-    plt = _plt()
+    plt = pyplot()
     layers = list(layers or results.layer_names)
     counts = np.stack([results.category_scores(lay).count for lay in layers]).astype(int)
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(results.categories), 1.2 + 0.45 * len(layers)))
@@ -77,7 +66,7 @@ def before_after_bars(results: Mapping[str, NeuronResults], layer: str, dest: st
     """Grouped bars per category for one layer: ``metric`` = ``"count"`` (above T) or ``"top_k_mean"``."""
     if metric not in ("count", "top_k_mean"):
         raise AnalysisError(f"metric={metric!r}: use 'count' or 'top_k_mean'")
-    plt = _plt()
+    plt = pyplot()
     names = list(results)
     cats = results[names[0]].categories
     values = np.stack([getattr(results[n].category_scores(layer), metric).astype(float) for n in names])
@@ -155,7 +144,7 @@ def masked_activation_maps(model: Any, dataset: Any, results: NeuronResults, lay
     """
     if category not in results.categories:
         raise AnalysisError(f"category {category!r} not analysed; categories: {', '.join(results.categories)}")
-    plt = _plt()
+    plt = pyplot()
     cs = results.category_scores(layer)
     k = results.categories.index(category)
     chans = [int(c) for c in cs.ranking[k] if np.isfinite(cs.scores[k, c])][:n_channels]
@@ -194,7 +183,7 @@ def channel_before_after(models: Mapping[str, Any], dataset: Any, results: Mappi
     Without ``image_ids`` the images are those where the last encoder's channel
     scores highest for ``category`` (default: its best category there).
     """
-    plt = _plt()
+    plt = pyplot()
     names = list(models)
     if set(names) != set(results):
         raise AnalysisError(f"models {names} and results {list(results)} must have the same names")

@@ -34,14 +34,35 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from salscope.analysis.capture import DEFAULT_INPUT_SIZE, DEFAULT_MASK_SIZE, NeuronCapture, run_capture
-from salscope.analysis.dissection import DEFAULT_IOU_THRESHOLD, DEFAULT_QUANTILE, DissectionResult
-from salscope.analysis.region_nss import DEFAULT_THRESHOLD, DEFAULT_TOP_K, CategoryScores, aggregate_categories
+from salscope.analysis.capture import (
+    DEFAULT_INPUT_SIZE,
+    DEFAULT_MASK_SIZE,
+    NeuronCapture,
+    run_capture,
+)
+from salscope.analysis.dissection import (
+    DEFAULT_IOU_THRESHOLD,
+    DEFAULT_QUANTILE,
+    DissectionResult,
+)
+from salscope.analysis.region_nss import (
+    DEFAULT_THRESHOLD,
+    DEFAULT_TOP_K,
+    CategoryScores,
+    aggregate_categories,
+)
+from salscope.analysis.tabular import TabularResult
 from salscope.errors import AnalysisError
 from salscope.io import finite_or_none as _num
 from salscope.models.factory import encoder, parse_spec
+from salscope.report.tables import columns_of
 
 RESULTS_SCHEMA = 1
+SUMMARY_COLUMNS = ("layer", "category", "n_instances", "top_k_mean", "count_above_t", "iou_detectors", "best_iou",
+                   "best_channels")
+CHANNEL_COLUMNS = ("layer", "category", "rank", "channel", "score", "iou")
+CHANGE_COLUMNS = ("model", "layer", "channel", "category", "change", "score_before", "score_after", "best_before",
+                  "best_after")
 
 
 @dataclass
@@ -61,9 +82,14 @@ class LayerNeurons:
         return int(self.fires.size)
 
 
-@dataclass
-class NeuronResults:
-    """Neuron-analysis results of one encoder over one set of annotated images."""
+@dataclass(repr=False)
+class NeuronResults(TabularResult):
+    """Neuron-analysis results of one encoder over one set of annotated images.
+
+    Tables (:class:`~salscope.analysis.tabular.TabularResult`): ``summary``
+    (:meth:`summary_rows`: one row per layer and category) and ``channels``
+    (every scored channel ranked per layer and category, as ``channels_<layer>.csv``).
+    """
 
     model: str
     categories: list[str]
@@ -108,6 +134,23 @@ class NeuronResults:
         t = float(self.settings.get("iou_threshold", DEFAULT_IOU_THRESHOLD) if iou_threshold is None else iou_threshold)
         return ln.dissection.detectors(t) & ln.fires[:, None]
 
+    def _tables(self) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+        return {"summary": (list(SUMMARY_COLUMNS), self.summary_rows()),
+                "channels": lambda: (list(CHANNEL_COLUMNS), [r for layer in self.layers for r in self.channel_rows(layer)])}
+
+    def channel_rows(self, layer: str) -> list[dict[str, Any]]:
+        """Every scored channel of ``layer`` per category, best first: layer, category, rank, channel, score, iou."""
+        ln, cs = self.layer(layer), self.category_scores(layer)
+        rows = []
+        for k, cat in enumerate(self.categories):
+            for rank, c in enumerate(cs.ranking[k]):
+                if not np.isfinite(cs.scores[k, c]):
+                    break
+                rows.append({"layer": layer, "category": cat, "rank": rank + 1, "channel": int(c),
+                             "score": _num(cs.scores[k, c]),
+                             "iou": None if ln.dissection is None else _num(ln.dissection.iou[c, k])})
+        return rows
+
     def summary_rows(self) -> list[dict[str, Any]]:
         """One row per (layer, category): instances, top-k mean, count above T, IoU detectors, best channels."""
         rows = []
@@ -126,8 +169,12 @@ class NeuronResults:
         return rows
 
     # -- files ----------------------------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """Write ``results.json`` (settings, regions, per-category tables), ``summary.csv`` and per-layer ``.npz``."""
+    def save(self, folder: str | Path, table_formats: Sequence[str] = ("csv",)) -> Path:
+        """Write ``results.json`` (settings, regions, per-category tables), ``summary.csv`` and per-layer ``.npz``.
+
+        ``table_formats`` other than ``csv`` (``md``, ``tex``, ``json``) also
+        write the summary table as ``summary.<format>``.
+        """
         from salscope.io import write_csv, write_json, write_npz  # noqa: PLC0415
 
         folder = Path(folder)
@@ -147,21 +194,16 @@ class NeuronResults:
                 "ranking": [[int(c) for c in cs.ranking[k] if np.isfinite(cs.scores[k, c])][:50]
                             for k in range(len(self.categories))],
             }
-            rows = []
-            for k, cat in enumerate(self.categories):
-                for rank, c in enumerate(cs.ranking[k]):
-                    if not np.isfinite(cs.scores[k, c]):
-                        break
-                    rows.append({"layer": layer, "category": cat, "rank": rank + 1, "channel": int(c),
-                                 "score": _num(cs.scores[k, c]),
-                                 "iou": None if ln.dissection is None else _num(ln.dissection.iou[c, k])})
-            write_csv(folder / f"channels_{layer}.csv", rows,
-                      fieldnames=["layer", "category", "rank", "channel", "score", "iou"])
+            write_csv(folder / f"channels_{layer}.csv", self.channel_rows(layer), fieldnames=list(CHANNEL_COLUMNS))
         write_json(folder / "results.json", {
             "kind": "salscope.neurons", "results_schema": RESULTS_SCHEMA, "model": self.model,
             "categories": self.categories, "settings": self.settings, "layers": layers_meta, "regions": self.regions,
         })
         write_csv(folder / "summary.csv", self.summary_rows())
+        extra = [f for f in table_formats if f != "csv"]
+        if extra:
+            self.write_tables(folder / "summary", extra, table="summary",
+                              caption=f"{self.model}: region NSS per layer and category")
         return folder
 
     @classmethod
@@ -250,15 +292,16 @@ def analyse_neurons(model: Any, dataset: Any, regions: Mapping[str, Any], layers
 # Comparing set-ups
 # ---------------------------------------------------------------------------------------------------------------
 
-@dataclass
-class NeuronComparison:
+@dataclass(repr=False)
+class NeuronComparison(TabularResult):
     """Changes from a reference encoder to each other encoder, over the same images.
 
     ``categories`` rows: one per (model, layer, category) with counts and top-k
     means before/after; ``changes``: per (model, layer, channel, category) that
     crossed T (``gained``/``lost``); ``best``: per (model, layer) the number of
     channels whose best category changed; ``best_category``: ``{model: {layer: (C,) int}}``
-    (-1 for skipped channels).
+    (-1 for skipped channels). Tables: ``categories``, ``changes`` and ``best``
+    (:class:`~salscope.analysis.tabular.TabularResult`).
     """
 
     reference: str
@@ -268,6 +311,11 @@ class NeuronComparison:
     changes: list[dict[str, Any]]
     best_rows: list[dict[str, Any]]
     best_category: dict[str, dict[str, np.ndarray]]
+
+    def _tables(self) -> dict[str, tuple[list[str], list[dict[str, Any]]]]:
+        return {"categories": (columns_of(self.category_rows), self.category_rows),
+                "changes": (list(CHANGE_COLUMNS), self.changes),
+                "best": (columns_of(self.best_rows), self.best_rows)}
 
     def changed_best(self, model: str, layer: str) -> int:
         """How many channels of ``layer`` changed their best category from the reference to ``model``."""
@@ -281,9 +329,7 @@ class NeuronComparison:
 
         folder = Path(folder)
         write_csv(folder / "compare_categories.csv", self.category_rows)
-        write_csv(folder / "compare_channel_changes.csv", self.changes,
-                  fieldnames=["model", "layer", "channel", "category", "change", "score_before", "score_after",
-                              "best_before", "best_after"])
+        write_csv(folder / "compare_channel_changes.csv", self.changes, fieldnames=list(CHANGE_COLUMNS))
         write_csv(folder / "compare_best_category.csv", self.best_rows)
         write_json(folder / "compare.json", {"kind": "salscope.neurons.compare", "reference": self.reference,
                                              "models": self.models, "categories": self.categories,

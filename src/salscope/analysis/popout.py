@@ -52,7 +52,7 @@ from salscope.analysis.popout_results import (
 )
 from salscope.data.popout import DIMENSIONS, PopoutSet, SearchArray, load_popout_set
 from salscope.errors import AnalysisError
-from salscope.io import save_figure, write_csv, write_json, write_text
+from salscope.io import write_csv, write_json, write_text
 from salscope.metrics import auc_judd, nss
 from salscope.metrics.popout import (
     HIT_RULES,
@@ -65,6 +65,7 @@ from salscope.metrics.popout import (
 )
 from salscope.models.factory import parse_spec, parse_specs, saliency_model
 from salscope.progress import track
+from salscope.report.figures import pyplot, save_figure
 
 
 def _check_hit(hit: str, disc_radius: float | None) -> None:
@@ -252,9 +253,14 @@ def evaluate_popout(
     )
 
 
-def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, Path]:
-    """Write ``per_image.csv``, ``summary.json``, ``summary.md`` and ``fig_<dimension>.png`` into ``out``."""
-    import matplotlib.pyplot as plt  # noqa: PLC0415 (pyplot at the edge: figures are optional output)
+def write_popout_results(results: PopoutResults, out: str | Path, table_formats: Sequence[str] = ("md",)) -> dict[str, Path]:
+    """Write ``per_image.csv``, ``summary.json``, ``summary.md`` and ``fig_<dimension>.png`` into ``out``.
+
+    ``table_formats`` other than ``md`` (``csv``, ``tex``, ``json``) also
+    write the key tables ``overall.<format>`` and ``by_dimension.<format>``.
+    Figures come in the formats of :func:`salscope.report.figures.save_figure`.
+    """
+    plt = pyplot()
 
     out = Path(out)
     paths = {
@@ -275,6 +281,12 @@ def write_popout_results(results: PopoutResults, out: str | Path) -> dict[str, P
         ),
         "summary_md": write_text(out / "summary.md", results.markdown()),
     }
+    for fmt in table_formats:
+        if fmt != "md":
+            for name in ("overall", "by_dimension"):
+                paths[f"{name}_{fmt}"] = results.write_tables(out / name, [fmt], table=name,
+                                                              caption=f"Pop-out targets found ({name.replace('_', ' ')}), "
+                                                                      f"hit rule {results.hit}")[fmt]
     for dim in DIMENSIONS:
         if any(r["dimension"] == dim for r in results.summary):
             fig = plot_dimension(results, dim)

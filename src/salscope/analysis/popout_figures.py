@@ -12,16 +12,20 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope.analysis.popout_results import PopoutResults, fmt_value
-from salscope.data.popout import DIMENSIONS, LEVELS, SearchArray, image_seed, make_search_array
+from salscope.data.popout import (
+    DIMENSIONS,
+    LEVELS,
+    SearchArray,
+    image_seed,
+    make_search_array,
+)
 from salscope.errors import AnalysisError
+from salscope.report.figures import pyplot
 
 
 def plot_dimension(results: PopoutResults, dimension: str) -> Any:
     """Figure: fraction found, found first, mean fixations-to-find and mean target rank vs level, per model."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     rows = [r for r in results.summary if r["dimension"] == dimension]
     if not rows:
@@ -82,10 +86,7 @@ def example_figure(
     jitter: float = 3.0,
 ) -> Any:
     """Figure: one search array per dimension (rows) and level (columns), for the docs."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     n_levels = max(len(v) for v in LEVELS.values())
     fig, axes = plt.subplots(len(DIMENSIONS), n_levels, figsize=(1.7 * n_levels, 1.75 * len(DIMENSIONS)))

@@ -10,9 +10,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from salscope.analysis.tabular import TabularResult
 from salscope.data.popout import DIMENSIONS, LEVEL_UNITS, LEVELS
 from salscope.errors import AnalysisError
 from salscope.metrics.popout import HIT_RULES, MAX_FIXATIONS
+from salscope.report.tables import columns_of
 
 PER_IMAGE_FIELDS = [
     "model",
@@ -54,8 +56,8 @@ SUMMARY_FIELDS = [
 ]
 
 
-@dataclass
-class PopoutResults:
+@dataclass(repr=False)
+class PopoutResults(TabularResult):
     """Scores of several models on one pop-out set.
 
     Attributes
@@ -78,6 +80,9 @@ class PopoutResults:
     set_dir, max_fixations : what was evaluated and how.
     hit, disc_radius : the hit rule (``"item"``, ``"disc"``, ``"ink"``) and the
         disc radius of ``"disc"`` (``None``: each target's radius).
+
+    Tables (:class:`~salscope.analysis.tabular.TabularResult`): ``per_image``,
+    ``summary``, ``overall`` and ``by_dimension``.
     """
 
     per_image: list[dict]
@@ -88,6 +93,13 @@ class PopoutResults:
     notes: list[str] = field(default_factory=list)
     hit: str = "item"
     disc_radius: float | None = None
+
+    def _tables(self) -> dict[str, tuple[list[str], list[dict]]]:
+        def pooled(rows: list[dict]) -> tuple[list[str], list[dict]]:
+            return columns_of(rows), rows
+
+        return {"per_image": (list(PER_IMAGE_FIELDS), self.per_image), "summary": (list(SUMMARY_FIELDS), self.summary),
+                "overall": lambda: pooled(self.overall()), "by_dimension": lambda: pooled(self.by_dimension())}
 
     def by_dimension(self) -> list[dict]:
         """Rows per (model, dimension), pooled over levels and set sizes.

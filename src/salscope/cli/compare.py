@@ -7,8 +7,21 @@ from typing import List, Optional
 
 import typer
 
-from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
-                                  check_sample, default_out, input_size, labelled, model_list, out_help, sample_indices)
+from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
+from salscope.cli.options import (
+    ENCODER_HELP,
+    INPUT_SIZE_HELP,
+    LABELS_HELP,
+    MAX_IMAGES_HELP,
+    SPREAD_IMAGES_HELP,
+    check_sample,
+    default_out,
+    input_size,
+    labelled,
+    model_list,
+    out_help,
+    sample_indices,
+)
 from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.errors import ConfigError
 
@@ -39,12 +52,17 @@ def compare(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --model order: adds the category shift."),
+    figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),
+    table_formats: str = typer.Option("csv", "--table-formats", help=TABLE_FORMATS_HELP + " csv: every table; others: layer_change and verdict."),
 ) -> None:
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
     from salscope.analysis.compare import add_category_shift, compare_models
     from salscope.analysis.compare_outputs import write_comparison
     from salscope.data.loaders import load_dataset
     from salscope.models.factory import parse_specs
+    from salscope.report.figures import figure_formats as using_figure_formats
+    from salscope.report.figures import parse_figure_formats
+    from salscope.report.tables import parse_table_formats
 
     for option, value, least in (("--batch-size", batch_size, 1), ("--n-boot", n_boot, 0)):
         if value < least:
@@ -52,6 +70,7 @@ def compare(
                               + (" (0 = no bootstrap intervals)" if option == "--n-boot" else ""))
     check_sample(max_images, spread_images)
     specs = parse_specs(labelled(model_list(model), labels), role="encoder")
+    figures, tables = parse_figure_formats(figure_formats), parse_table_formats(table_formats)
     if len(specs) < 2:
         raise ConfigError("--model needs at least two encoders, e.g. -m vgg16 -m run2/checkpoints/best.ckpt")
     hw = input_size(size)
@@ -68,7 +87,8 @@ def compare(
     out = default_out(out, "compare")
     if neurons:
         add_category_shift(result, _split_list(neurons) or [])
-    paths = write_comparison(result, out)
+    with using_figure_formats(figures):
+        paths = write_comparison(result, out, table_formats=tables)
     ref = result.models[0]
     for label in result.models[1:]:
         diag = result.diagonal(ref, label)

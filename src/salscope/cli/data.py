@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         import math
 
         from salscope.errors import ConfigError
-        from salscope.io import save_figure
+        from salscope.report.figures import save_figure
 
         if out.suffix.lower() not in FIGURE_SUFFIXES:
             raise ConfigError(f"--out {out}: cannot write a {out.suffix or 'suffix-less'} file; end the name in one of "
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         if source is not None:
             reg = load_regions(source, ds.stimuli).get(ds.ids[i])
         fig = show_image(ds, ds.ids[i], regions=reg, sigma_deg=sigma_deg)
-        save_figure(fig, out, dpi=100)
+        save_figure(fig, out, formats=[out.suffix], dpi=100)
         typer.echo(f"wrote {out} ({len(ds.fixations.for_image(i))} fixations"
                    + (f", {len(reg)} regions" if reg is not None else "") + ")")
 

@@ -20,8 +20,20 @@ from typing import List, Optional
 
 import typer
 
-from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
-                                  check_sample, default_out, labelled, model_list, out_help, sample_indices)
+from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
+from salscope.cli.options import (
+    ENCODER_HELP,
+    INPUT_SIZE_HELP,
+    LABELS_HELP,
+    MAX_IMAGES_HELP,
+    SPREAD_IMAGES_HELP,
+    check_sample,
+    default_out,
+    labelled,
+    model_list,
+    out_help,
+    sample_indices,
+)
 from salscope.cli.options import input_size as input_size_of
 from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.errors import AnalysisError
@@ -71,15 +83,22 @@ def dissect_command(
     weights: str = typer.Option("imagenet", "--weights", help="Weights for a backbone name: imagenet or none (random)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),
+    table_formats: str = typer.Option("csv", "--table-formats", help=TABLE_FORMATS_HELP + " csv: every table; others: <model>/summary.<format>."),
 ) -> None:
     """Which channels respond to which salient-region categories (He et al. 2019; Bau et al. 2017)."""
     import torch  # noqa: PLC0415
 
     from salscope.analysis.neurons import analyse_neurons, compare_neurons  # noqa: PLC0415
     from salscope.data import load_dataset  # noqa: PLC0415
+    from salscope.report.figures import figure_formats as using_figure_formats  # noqa: PLC0415
+    from salscope.report.figures import parse_figure_formats  # noqa: PLC0415
+    from salscope.report.tables import parse_table_formats  # noqa: PLC0415
+
     for option, value, least in (("--batch-size", batch_size, 1), ("--threads", threads, 1), ("--top-k", top_k, 1)):
         if value is not None and value < least:
             raise AnalysisError(f"{option} must be at least {least} (or left out for the default), got {value}")
+    figure_fmts, table_fmts = parse_figure_formats(figure_formats), parse_table_formats(table_formats)
     if threads:
         torch.set_num_threads(threads)
     check_sample(max_images, spread_images)
@@ -109,27 +128,31 @@ def dissect_command(
         res.settings["model_spec"] = spec.text
         res.settings["kind"] = spec.kind
         res.settings["regions"] = str(regions)
-        res.save(out_dir / slug(label))
+        res.save(out_dir / slug(label), table_formats=table_fmts)
         results[label], encoders[label] = res, enc
         if figures:
-            _figures(res, enc, ds, out_dir / slug(label), [c.strip() for c in figure_categories.split(",") if c.strip()])
+            with using_figure_formats(figure_fmts):
+                _figures(res, enc, ds, out_dir / slug(label), [c.strip() for c in figure_categories.split(",") if c.strip()])
         _print_summary(res)
     if len(results) > 1:
         cmp = compare_neurons(results)
         cmp.save(out_dir)
         if figures:
-            from salscope.analysis.neuron_figures import before_after_bars, channel_before_after  # noqa: PLC0415
-
-            for lay in layer_list:
-                before_after_bars(results, lay, out_dir / f"bars_{slug(lay)}.png", metric="count")
-                before_after_bars(results, lay, out_dir / f"bars_topk_{slug(lay)}.png", metric="top_k_mean")
+            from salscope.analysis.neuron_figures import (  # noqa: PLC0415
+                before_after_bars,
+                channel_before_after,
+            )
             from salscope.analysis.neurons import fig5_channel  # noqa: PLC0415
 
-            pick = fig5_channel(cmp)      # the same rule as the study's Fig. 5
-            if pick is not None:
-                layer, channel, category = pick
-                channel_before_after(encoders, ds, results, layer, channel,
-                                     out_dir / f"channel_{slug(layer)}_{channel}.png", category=category)
+            with using_figure_formats(figure_fmts):
+                for lay in layer_list:
+                    before_after_bars(results, lay, out_dir / f"bars_{slug(lay)}.png", metric="count")
+                    before_after_bars(results, lay, out_dir / f"bars_topk_{slug(lay)}.png", metric="top_k_mean")
+                pick = fig5_channel(cmp)      # the same rule as the study's Fig. 5
+                if pick is not None:
+                    layer, channel, category = pick
+                    channel_before_after(encoders, ds, results, layer, channel,
+                                         out_dir / f"channel_{slug(layer)}_{channel}.png", category=category)
         _print_comparison(cmp)
     typer.echo(f"wrote {out_dir}")
 
@@ -147,8 +170,9 @@ def _figures(res, enc, ds, folder: Path, categories: list[str]) -> None:
 
 
 def _print_summary(res) -> None:
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
+
+    from salscope.cli._output import print_table  # noqa: PLC0415
 
     t = res.settings.get("threshold", 1.5)
     k = res.settings.get("top_k", 10)
@@ -163,19 +187,20 @@ def _print_summary(res) -> None:
         first = summaries[res.layer_names[0]]
         cells = [f"{int(cs.count[j])} / {cs.top_k_mean[j]:.2f}" if cs.n_instances[j] else "-" for cs in summaries.values()]
         table.add_row(cat, str(int(first.n_instances[j])), *cells)
-    Console().print(table)
+    print_table(table)
 
 
 def _print_comparison(cmp) -> None:
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
+
+    from salscope.cli._output import print_table  # noqa: PLC0415
 
     table = Table(title=f"channels whose best category changed (vs {cmp.reference})")
     for col in ("model", "layer", "changed", "compared"):
         table.add_column(col)
     for row in cmp.best_rows:
         table.add_row(row["model"], row["layer"], str(row["changed"]), str(row["compared"]))
-    Console().print(table)
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:

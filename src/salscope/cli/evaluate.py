@@ -7,10 +7,20 @@ from typing import List, Optional
 
 import typer
 
+from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
+from salscope.cli.options import (
+    LABELS_HELP,
+    MAX_IMAGES_HELP,
+    SPREAD_IMAGES_HELP,
+    check_sample,
+    default_out,
+    labelled,
+    out_help,
+    sample_indices,
+)
 from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.metrics.catalogue import DEFAULT_METRICS, METRICS
-from salscope.cli.options import (LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP, check_sample, default_out,
-                                  labelled, out_help, sample_indices)
+
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` command to ``app``."""
@@ -41,13 +51,17 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("auto", "--device", help=DEVICE_HELP + " For deep models; metrics run on the CPU."),
         workers: int = typer.Option(1, "--workers", help="Score images in N processes (same results, in order)."),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."),
+        figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),
+        table_formats: str = typer.Option("md", "--table-formats", help=TABLE_FORMATS_HELP + " Written as summary.<format> (md with the notes)."),
     ) -> None:
         """Score models on a data set split and write per-image and summary tables."""
-        from rich.console import Console
-
         from salscope.analysis.evaluation import evaluate, write_examples
+        from salscope.cli._output import print_table
         from salscope.data import load_dataset
         from salscope.errors import ConfigError
+        from salscope.report.figures import figure_formats as using_figure_formats
+        from salscope.report.figures import parse_figure_formats
+        from salscope.report.tables import parse_table_formats
 
         check_sample(max_images, spread_images)
         if workers < 1:
@@ -55,6 +69,8 @@ def register(app: typer.Typer) -> None:
         if examples < 0:
             raise ConfigError(f"--examples must be >= 0, got {examples}")
         specs = labelled(models, labels)
+        figures = parse_figure_formats(figure_formats)
+        tables = parse_table_formats(table_formats)
         ds = load_dataset(dataset, data_dir)
         if split != "all":
             ds = ds.split(split, seed=seed)
@@ -68,13 +84,13 @@ def register(app: typer.Typer) -> None:
             specs, ds, metrics=names, convention=convention, average=average, baseline=baseline,
             max_images=max_images, skip_empty=not strict, seed=seed, workers=workers, device=str(resolve_device(device)),
         )
-        paths = result.write(out)
-        console = Console()
-        console.print(result.rich_table())
+        paths = result.write(out, table_formats=tables)
+        print_table(result.rich_table())
         if result.skipped_images:
-            console.print(f"skipped {len(result.skipped_images)} image(s) without fixations: {', '.join(result.skipped_images[:10])}")
+            typer.echo(f"skipped {len(result.skipped_images)} image(s) without fixations: {', '.join(result.skipped_images[:10])}")
         if examples:
-            for p in write_examples(result, specs, ds, out, k=examples):
-                console.print(f"wrote {p}")
+            with using_figure_formats(figures):
+                for p in write_examples(result, specs, ds, out, k=examples):
+                    typer.echo(f"wrote {p}")
         for p in paths.values():
-            console.print(f"wrote {p}")
+            typer.echo(f"wrote {p}")

@@ -7,7 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from salscope.devices import DEVICE_HELP, resolve_device
 from salscope.cli.options import (
     LABELS_HELP,
     MAX_IMAGES_HELP,
@@ -18,6 +17,8 @@ from salscope.cli.options import (
     model_list,
     out_help,
 )
+from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
+from salscope.devices import DEVICE_HELP, resolve_device
 
 popout_app = typer.Typer(
     name="popout",
@@ -60,12 +61,20 @@ def evaluate(
         None, "--disc-radius", help="Radius in px of the --hit disc mask (default: each target's radius, as P3)."
     ),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),
+    table_formats: str = typer.Option(
+        "md", "--table-formats", help=TABLE_FORMATS_HELP + " md: summary.md; others: overall.<format>, by_dimension.<format>."
+    ),
 ) -> None:
     """Score models on a pop-out set (centre priors off) and write tables and figures."""
     from salscope.analysis.popout import evaluate_popout, write_popout_results
+    from salscope.report.figures import figure_formats as using_figure_formats
+    from salscope.report.figures import parse_figure_formats
+    from salscope.report.tables import parse_table_formats
 
     names = labelled(model_list(model), labels)
     dims = [d.strip() for d in dimensions.split(",") if d.strip()] if dimensions else None
+    figures, tables = parse_figure_formats(figure_formats), parse_table_formats(table_formats)
     results = evaluate_popout(
         names,
         set_dir,
@@ -77,7 +86,8 @@ def evaluate(
         disc_radius=disc_radius,
         device=str(resolve_device(device)),
     )
-    paths = write_popout_results(results, default_out(out, "popout"))
+    with using_figure_formats(figures):
+        paths = write_popout_results(results, default_out(out, "popout"), table_formats=tables)
     typer.echo(f"hit rule: {results.hit}")
     for row in results.overall():
         if row["n_images"] == 0:
@@ -90,6 +100,9 @@ def evaluate(
             + ("" if conj is None else f"; {conj:.2f} of conjunction targets by the first fixation")
         )
     typer.echo(f"tables: {paths['summary_md']}")
+    for key, path in paths.items():
+        if key.startswith(("overall_", "by_dimension_")):
+            typer.echo(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,8 @@ def study(
     force: Optional[str] = typer.Option(None, "--force", help="Re-run these stages even if cached (comma-separated)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as TOML and exit."),
     device: Optional[str] = typer.Option(None, "--device", help=DEVICE_HELP + " Overrides [run] device; every stage uses it."),
+    figure_formats: Optional[str] = typer.Option(None, "--figure-formats", help="Figure files the report carries: png plus any of pdf, svg (sets [report] figure_formats; default png,pdf,svg)."),
+    table_formats: Optional[str] = typer.Option(None, "--table-formats", help="Files of each report table: csv, json, md, tex (sets [report] table_formats; default csv,json,md,tex)."),
 ) -> None:
     """Run the paper's study: train set-ups I/II/II′/III (none on the region-annotated images), evaluate deep vs
     classical on natural images and pop-out arrays, neuron analysis with permutation nulls and random-init
@@ -35,7 +37,7 @@ def study(
     Each stage is cached under OUT/stages/<stage>-<hash of its config>; a killed run resumes at the stage it was in.
     The run's resolved config is saved as OUT/study-config.toml; the --config file itself is never written.
     """
-    from salscope.study.config import dump_toml, load_config
+    from salscope.study.config import apply_report_formats, dump_toml, load_config
     from salscope.study.pipeline import run_study
 
     chosen = [name for name, on in (("quick", quick), ("standard", standard), ("paper", paper)) if on]
@@ -45,6 +47,8 @@ def study(
     cfg = load_config(config, preset)
     if device is not None:
         cfg.run.device = check_device(device)
+    if figure_formats is not None or table_formats is not None:
+        cfg = apply_report_formats(cfg, figure_formats, table_formats)
     if show_config:
         typer.echo(dump_toml(cfg))
         return

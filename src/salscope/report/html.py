@@ -1,8 +1,10 @@
 """Render the study report: a static, offline ``index.html`` with figures and tables.
 
-The report folder is self-contained: figures are copied into ``figures/``,
-every table is also written as CSV and JSON under ``tables/``, and the page
-uses no external resources (inline CSS, no scripts, no CDN).
+The report folder is self-contained: figures are copied into ``figures/``
+(the PNG shown on the page, and the figure's PDF/SVG files when
+``figure_formats`` asks for them), every table is also written under
+``tables/`` in each of ``table_formats`` (CSV, JSON, Markdown, LaTeX), and the
+page uses no external resources (inline CSS, no scripts, no CDN).
 
 salscope owns only the files it wrote there, listed in the folder's
 ``.salscope-manifest.json``; a rewrite replaces or removes those and never
@@ -22,8 +24,16 @@ from typing import Any
 import jinja2
 
 from salscope.errors import StudyError
-from salscope.io import write_csv, write_json, write_text
+from salscope.io import write_json, write_text
+from salscope.report.figures import figure_files, parse_figure_formats
+from salscope.report.tables import parse_table_formats, write_table
 from salscope.report.verdicts import Verdict
+
+#: What a report carries unless told otherwise.
+REPORT_FIGURE_FORMATS = ("png",)
+REPORT_TABLE_FORMATS = ("csv", "json")
+_FORMAT_LABELS = {"csv": "CSV", "json": "JSON", "md": "Markdown", "tex": "LaTeX", "png": "PNG", "pdf": "PDF",
+                  "svg": "SVG", "jpg": "JPEG", "jpeg": "JPEG"}
 
 
 @dataclass
@@ -84,8 +94,14 @@ _ENV = jinja2.Environment(
 _ENV.filters["fmt"] = _fmt
 
 
-def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any]) -> Path:
+def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any],
+                 figure_formats: Any = REPORT_FIGURE_FORMATS, table_formats: Any = REPORT_TABLE_FORMATS) -> Path:
     """Write ``out_dir/index.html`` plus ``figures/`` and ``tables/``; return the index path.
+
+    ``figure_formats``: which files of each figure the report carries and
+    links (the page shows its PNG, so ``png`` is always included; a PDF/SVG is
+    copied when it was saved beside the PNG). ``table_formats``: the files of
+    each table under ``tables/`` (``csv``, ``json``, ``md``, ``tex``).
 
     ``meta`` holds the run's config (TOML text), versions, stage timings and
     data provenance; it is shown at the end of the page and saved as
@@ -108,8 +124,11 @@ def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: di
     foreign = _foreign(out_dir, owned, owned_folders)
     partial = out_dir.with_name(f".{out_dir.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
+    figure_formats = tuple(dict.fromkeys(("png", *parse_figure_formats(figure_formats, "figure_formats"))))
+    table_formats = parse_table_formats(table_formats, "table_formats")
     try:
-        files = _write_folder(partial, title=title, sections=sections, meta=meta)
+        files = _write_folder(partial, title=title, sections=sections, meta=meta, figure_formats=figure_formats,
+                              table_formats=table_formats)
         needed = set(files) | {p.as_posix() for f in files for p in Path(f).parents if p != Path(".")}
         clash = sorted(f for f in needed & foreign if f in files or not (out_dir / f).is_dir()
                        or (out_dir / f).is_symlink())
@@ -184,7 +203,9 @@ def _merge(partial: Path, out_dir: Path, files: list[str], owned: set[str], owne
     os.replace(partial / MANIFEST, out_dir / MANIFEST)
 
 
-def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any]) -> list[str]:
+def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any],
+                  figure_formats: tuple[str, ...] = REPORT_FIGURE_FORMATS,
+                  table_formats: tuple[str, ...] = REPORT_TABLE_FORMATS) -> list[str]:
     """Write the report into ``out_dir``; the files written, relative POSIX paths, sorted."""
     fig_dir = out_dir / "figures"
     tab_dir = out_dir / "tables"
@@ -196,13 +217,19 @@ def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: d
         for i, fig in enumerate(section.figures):
             name = f"{section.id}-{i:02d}-{Path(fig.path).name}"
             shutil.copyfile(fig.path, fig_dir / name)
-            figures.append({"src": f"figures/{name}", "alt": fig.alt, "caption": fig.caption})
+            links = []
+            for fmt, path in figure_files(fig.path).items():
+                if fmt in figure_formats and path.suffix.lower() != Path(fig.path).suffix.lower():
+                    shutil.copyfile(path, fig_dir / Path(name).with_suffix(path.suffix).name)
+                    links.append({"label": _FORMAT_LABELS[fmt], "src": f"figures/{Path(name).with_suffix(path.suffix).name}"})
+            figures.append({"src": f"figures/{name}", "alt": fig.alt, "caption": fig.caption, "files": links})
         tables = []
         for table in section.tables:
             header = table.header()
-            write_csv(tab_dir / f"{table.name}.csv", [{k: r.get(k, "") for k in header} for r in table.rows], header)
-            write_json(tab_dir / f"{table.name}.json", {"caption": table.caption, "rows": table.rows})
+            written = write_table(tab_dir / table.name, table.rows, header, table_formats, caption=table.caption)
+            links = [{"label": _FORMAT_LABELS[fmt], "src": f"tables/{path.name}"} for fmt, path in written.items()]
             tables.append({"name": table.name, "caption": table.caption, "header": header, "inline": table.inline,
+                           "files": links,
                            "n_rows": len(table.rows), "rows": [[r.get(k, "") for k in header] for r in table.rows]})
         rendered.append({"id": section.id, "title": section.title, "claim": section.claim, "text": section.text,
                          "verdict": section.verdict.to_dict() if section.verdict else None,

@@ -31,6 +31,8 @@ from typing import Any
 
 from salscope.devices import check_device
 from salscope.errors import ConfigError
+from salscope.report.figures import parse_figure_formats
+from salscope.report.tables import parse_table_formats
 
 
 @dataclass
@@ -131,6 +133,27 @@ class CompareConfig:
     margin: float = 0.1              # finding 4's equivalence bound on the direction statistic
 
 
+#: The figure formats a study can draw: PNG for the page, PDF and SVG (vector) for papers.
+STUDY_FIGURE_FORMATS = ("png", "pdf", "svg")
+
+
+@dataclass
+class ReportConfig:
+    """What ``OUT/report/`` carries besides the page: figure files and table files, for papers.
+
+    ``figure_formats``: every stage saves each figure in these formats in its
+    own folder, and the report copies and links them (``png`` is always among
+    them: the page shows it). The key is in no stage's cache key, so changing
+    it reruns no stage: a cached stage keeps the formats it was drawn in (the
+    run's log names the stage to ``--force``).
+    ``table_formats``: the files of each table under ``report/tables/``
+    (``csv``, ``json``, ``md``, ``tex`` — LaTeX booktabs).
+    """
+
+    figure_formats: list[str] = field(default_factory=lambda: ["png", "pdf", "svg"])
+    table_formats: list[str] = field(default_factory=lambda: ["csv", "json", "md", "tex"])
+
+
 @dataclass
 class StudyConfig:
     """The whole study: one field per stage table of the TOML file."""
@@ -142,6 +165,7 @@ class StudyConfig:
     popout: PopoutConfig = field(default_factory=PopoutConfig)
     neurons: NeuronsConfig = field(default_factory=NeuronsConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain nested dicts (what the report and the hashes use)."""
@@ -265,9 +289,32 @@ def _check(config: StudyConfig) -> None:
                 or min(size) < 16 or max(size) > 4096:
             raise ConfigError(f"[{name}] input_size = {size}: use [height, width], integers from 16 to 4096"
                               + (" (or [] for the training size)" if name == "neurons" else ""))
+    _check_report(config.report)
     if config.compare.bootstrap == 1:
         raise ConfigError("[compare] bootstrap = 1: use 0 (no intervals) or at least 2 resamples")
     check_device(config.run.device, option="[run] device")   # the spelling only: a GPU is looked for when used
+
+
+def _check_report(report: ReportConfig) -> None:
+    """``[report]`` formats: known names, figures among the stages' PNG/PDF/SVG and PNG included."""
+    figures = parse_figure_formats(report.figure_formats, "[report] figure_formats")
+    other = [f for f in figures if f not in STUDY_FIGURE_FORMATS]
+    if other or "png" not in figures:
+        raise ConfigError(f"[report] figure_formats = {report.figure_formats}: the study saves figures as "
+                          f"{', '.join(STUDY_FIGURE_FORMATS)} and the page shows the PNG; use png plus any of pdf, svg "
+                          "(e.g. [\"png\", \"pdf\", \"svg\"])")
+    report.figure_formats = list(figures)
+    report.table_formats = list(parse_table_formats(report.table_formats, "[report] table_formats"))
+
+
+def apply_report_formats(config: StudyConfig, figure_formats: str | None, table_formats: str | None) -> StudyConfig:
+    """``config`` with ``--figure-formats`` / ``--table-formats`` (comma-separated) in ``[report]``, checked."""
+    if figure_formats is not None:
+        config.report.figure_formats = list(parse_figure_formats(figure_formats))
+    if table_formats is not None:
+        config.report.table_formats = list(parse_table_formats(table_formats))
+    _check_report(config.report)
+    return config
 
 
 def load_config(path: str | Path | None = None, preset: str | None = None) -> StudyConfig:

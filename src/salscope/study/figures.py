@@ -18,16 +18,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.io import save_figure
-
-
-def _plt():
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    return plt
+from salscope.report.figures import pyplot as _plt
+from salscope.report.figures import save_figure
 
 
 def plain(text: Any) -> str:

@@ -32,6 +32,7 @@ from salscope.io import finite_or_none as _num
 from salscope.models.factory import INTER_OBSERVER, encoder, parse_spec, parse_specs, saliency_model
 from salscope.names import slug
 from salscope.settings import data_dir as resolve_data_dir
+from salscope.report.figures import figure_formats, missing_formats
 from salscope.study.config import StudyConfig
 from salscope.study.runner import Stage, StageContext, run_stages
 
@@ -627,7 +628,12 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, data_dir: str | Path 
     out_dir = Path(out_dir)
     data_dir = Path(data_dir) if data_dir is not None else None
     provenance = check_inputs(config, data_dir)
-    records = run_stages(config, build_stages(None), out_dir, data_dir=data_dir, only=only, force=force, log=log)
+    with figure_formats(config.report.figure_formats):   # every stage figure in the formats [report] names
+        records = run_stages(config, build_stages(None), out_dir, data_dir=data_dir, only=only, force=force, log=log)
+    for r in records:
+        if r.status == "cached" and (lacking := missing_formats(r.results, config.report.figure_formats)):
+            log(f"[{r.name}] its cached figures have no {'/'.join(lacking)} files ([report] figure_formats changed "
+                f"since the stage ran); rerun with --force {r.name} to draw them")
     results = {r.name: r.results for r in records if r.results}
     stages = [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 1), "folder": str(r.folder.relative_to(out_dir))}
               for r in records]

@@ -81,4 +81,5 @@ def render(config: StudyConfig, results: dict[str, dict[str, Any]], stages: list
     meta = {"image_ids": ids, "versions": versions(), "stages": stages, "provenance": provenance, "config_toml": dump_toml(config),
             "config": config.to_dict()}
     smoke = getattr(getattr(config, "run", None), "scale", "") == "quick"
-    return write_report(out_dir, title=title, sections=build_sections(results, smoke=smoke), meta=meta)
+    return write_report(out_dir, title=title, sections=build_sections(results, smoke=smoke), meta=meta,
+                        figure_formats=config.report.figure_formats, table_formats=config.report.table_formats)

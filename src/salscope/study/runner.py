@@ -20,7 +20,6 @@ with ``--config``, is never rewritten. Nothing else in ``OUT`` is touched.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -30,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from filelock import FileLock, Timeout
 
 from salscope import __version__
 from salscope.errors import StudyError
@@ -77,28 +78,32 @@ class StageRecord:
 
 @contextlib.contextmanager
 def study_lock(out_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``out_dir``; :class:`StudyError` if another study holds it."""
+    """Hold an exclusive lock on ``out_dir`` (``filelock``: an OS lock on ``.study.lock``); :class:`StudyError` if taken.
+
+    The lock ends with the process that holds it, however it ends (the OS
+    releases it), so a killed study never leaves a stale lock behind. The
+    file holds the holder's pid and host, which the refusal names.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / LOCK_FILE
-    fh = open(path, "a+")
+    lock = FileLock(str(path), timeout=0)
     try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
-        fh.close()
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = path.read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:
+            holder = ""
         raise StudyError(
-            f"study folder {out_dir} is in use by {holder}; wait for it to finish or choose another --out"
+            f"study folder {out_dir} is in use by {holder or 'another process'}; wait for it to finish or choose "
+            "another --out"
         ) from None
     try:
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} on {platform.node()}")
-        fh.flush()
+        with open(path, "w", encoding="utf-8") as fh:   # a second descriptor: the lock stays on filelock's
+            fh.write(f"pid {os.getpid()} on {platform.node()}")
         yield
     finally:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        fh.close()
+        lock.release()
 
 
 def resolved_config_text(config: StudyConfig) -> str:

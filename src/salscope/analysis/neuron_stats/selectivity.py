@@ -8,7 +8,12 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from salscope.analysis.neuron_stats._tables import DEFAULT_THRESHOLD, category_means, check_alpha, check_inputs
+from salscope.analysis.neuron_stats._tables import (
+    DEFAULT_THRESHOLD,
+    category_means,
+    check_alpha,
+    check_inputs,
+)
 from salscope.analysis.neuron_stats.holm import holm
 
 

@@ -82,7 +82,11 @@ from salscope.analysis.similarity.kernels import (
     linear_cka,
     rbf_cka,
 )
-from salscope.analysis.similarity.streaming import MinibatchCKA, StreamingLinearCKA, minibatch_cka
+from salscope.analysis.similarity.streaming import (
+    MinibatchCKA,
+    StreamingLinearCKA,
+    minibatch_cka,
+)
 
 __all__ = [
     "ArrayLike", "GramGeometry", "MinibatchCKA", "StreamingLinearCKA", "bootstrap_cka", "cka", "feature_vectors",

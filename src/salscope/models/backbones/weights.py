@@ -27,6 +27,15 @@ their entries carry ``sha256_prefix``: the first download from the table's
 ``trust.json`` (trust on first use); later uses require that exact hash. The
 prefix (32 bits) alone is weak: the trust rests on the table's URL, and only
 table entries are ever written to ``trust.json``.
+
+Before any download, a table entry is also looked up in torch's own hub cache,
+where torchvision (and ``torch.hub.load_state_dict_from_url``) keep the same
+files: ``torch.hub.get_dir()/checkpoints/<file name>`` (``$TORCH_HOME/hub``,
+by default ``~/.cache/torch/hub``), e.g. ``checkpoints/vgg16-397923af.pth``.
+Such a file is used in place (not copied) when its SHA-256 is the entry's
+(full hash), or starts with the entry's prefix and agrees with the full hash
+``trust.json`` recorded, if any; a file there that does not is left alone and
+not used.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch.hub
 
 from salscope.download import download_file, sha256_file
 from salscope.errors import DownloadError, ModelError
@@ -117,10 +128,29 @@ def _trust_id(entry: WeightsFile) -> str:
     return f"{entry.key}:{entry.url}:{entry.sha256_prefix}"
 
 
+def hub_checkpoint(entry: WeightsFile, trusted: str | None = None) -> Path | None:
+    """``entry``'s file in torch's hub cache (``torch.hub.get_dir()/checkpoints/<file name>``) if it is the right one.
+
+    Right: its SHA-256 equals ``entry.sha256``, or (prefix-only entries)
+    starts with ``entry.sha256_prefix`` and equals ``trusted`` (the full hash
+    recorded on first download) when one is known. Otherwise ``None``.
+    """
+    path = Path(torch.hub.get_dir()) / "checkpoints" / entry.filename
+    if not path.is_file():
+        return None
+    digest = sha256_file(path)
+    if entry.sha256 is not None:
+        return path if digest == entry.sha256 else None
+    if not digest.startswith(entry.sha256_prefix) or (trusted is not None and digest != trusted):
+        return None
+    return path
+
+
 def _offline_error(entry: WeightsFile, why: str) -> ModelError:
+    hub = Path(torch.hub.get_dir()) / "checkpoints" / entry.filename
     return ModelError(
-        f"the {entry.key} ImageNet weights ({entry.filename}) are not in the weights cache {weights_cache()} and "
-        f"{why}; cache them once with network (python -c \"from salscope.models.backbones import get_backbone; "
+        f"the {entry.key} ImageNet weights ({entry.filename}) are not in the weights cache {weights_cache()} nor "
+        f"(with the right hash) at {hub} in torch's hub cache, and {why}; cache them once with network (python -c \"from salscope.models.backbones import get_backbone; "
         f"get_backbone('{entry.key}')\"), or pass the weights explicitly as a .pth path"
     )
 
@@ -128,14 +158,18 @@ def _offline_error(entry: WeightsFile, why: str) -> ModelError:
 def fetch_weights(entry: WeightsFile, *, offline: bool = False) -> Path:
     """The local, verified file of table entry ``entry``; downloaded once when needed.
 
-    With ``offline=True`` only the cache is consulted (``ModelError`` when the
-    file is not there). A download that does not match the table's hash is
+    Looked up in salscope's cache, then in torch's hub cache
+    (:func:`hub_checkpoint`), and only then downloaded. With ``offline=True``
+    no download is tried (``ModelError`` when neither cache has it). A download that does not match the table's hash is
     deleted and :class:`~salscope.errors.DownloadError` raised.
     """
     if entry.sha256 is not None:
         dest = cached_path(entry.sha256)
         if _verified(dest, entry.sha256):
             return dest
+        hub = hub_checkpoint(entry)
+        if hub is not None:
+            return hub
         if offline:
             raise _offline_error(entry, "loading a checkpoint never downloads")
         try:
@@ -149,6 +183,9 @@ def fetch_weights(entry: WeightsFile, *, offline: bool = False) -> Path:
         dest = cached_path(known)
         if _verified(dest, known):
             return dest
+    hub = hub_checkpoint(entry, known if isinstance(known, str) and _HEX64.fullmatch(known) else None)
+    if hub is not None:
+        return hub
     if offline:
         raise _offline_error(entry, "loading a checkpoint never downloads")
     folder = weights_cache() / "sha256"
