@@ -24,8 +24,8 @@ every encoder is drawn on those same images, so a row per encoder shows how
 fine-tuning changed what the channel fires on (the paper's Fig. 5).
 
 Cost: one forward pass per encoder over the annotated images and
-``channels × n_images × encoders`` small JPEGs (128 px, quality 70: 1–4 KB each
-on OSIE); the activation maps never outlive their batch.
+``channels × n_images × encoders`` small JPEGs (128 px, quality 70: 0.5–2 KB each
+on OSIE, mostly black); the activation maps never outlive their batch.
 
 References
 ----------
