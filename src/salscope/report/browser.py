@@ -69,6 +69,7 @@ def channel_link(layer: str, channel: int, page: str = PAGE) -> str:
 
 
 def _link_or_copy(src: Path, dest: Path) -> None:
+    dest.unlink(missing_ok=True)
     try:
         os.link(src, dest)
     except OSError:

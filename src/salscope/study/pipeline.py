@@ -6,13 +6,16 @@ Stages, in order (each cached under ``OUT/stages/<stage>-<hash>/``):
               with seed + 1) and III (scene fine-tune on the same images), none
               of them on the region-annotated images — :func:`salscope.train.train`.
 ``evaluate``  deep (I, II), classical, centre-bias and inter-observer models on
-              the natural test split — :mod:`salscope.analysis.evaluation`.
+              the natural test split — :mod:`salscope.analysis.evaluation`; a
+              gallery of their maps — :mod:`salscope.analysis.gallery`.
 ``popout``    generate the pop-out benchmark and score the same models with
-              centre priors off — :mod:`salscope.analysis.popout`.
+              centre priors off — :mod:`salscope.analysis.popout`; a gallery.
 ``neurons``   region-based NSS and Network Dissection of the pretrained, II and
               III encoders on held-out annotated images, with permutation nulls,
               random-initialisation references and bootstrap intervals —
-              :mod:`salscope.analysis.neurons`, :mod:`salscope.analysis.neuron_stats`.
+              :mod:`salscope.analysis.neurons`, :mod:`salscope.analysis.neuron_stats`;
+              the neuron browser's data and thumbnails (``browser/``) —
+              :mod:`salscope.analysis.neuron_browser`.
 ``compare``   linear CKA and Gram-change directions between pretrained, II, II′
               and III, task vs domain — :mod:`salscope.analysis.compare`.
 ``report``    ``OUT/report/index.html`` — :mod:`salscope.study.report_stage`; the

@@ -146,7 +146,7 @@
   function thumbs(u) {
     var n = u.regions.length;
     if (!n) return "<p>No annotated region with fixations was scored for this channel.</p>";
-    var html = ['<div class="thumbs" style="grid-template-columns: 6.5em repeat(' + n + ', minmax(0, ' + D.thumb.width + 'px))">'];
+    var html = ['<div class="thumbs" style="--n: ' + n + "; --w: " + D.thumb.width + 'px">'];
     html.push("<div></div>");
     u.regions.forEach(function (r) {
       html.push('<div class="head">' + esc(r.image) + "<br>" + esc(r.category) + "</div>");
