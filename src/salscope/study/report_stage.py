@@ -62,7 +62,7 @@ def gallery_section(results: dict[str, dict[str, Any]]) -> Section | None:
                  f"{evaluate.get('n_images')} evaluated): the image, every observer's fixations, their density (1° "
                  "Gaussian, the evaluation's gold map), then each model's saliency map, min–max normalised (bright = "
                  "salient), with its NSS on that image.", evaluate.get("gallery")),
-        _gallery("popout", "Pop-out arrays, one per feature dimension at its largest target–distractor difference: the "
+        _gallery("popout", "Pop-out arrays, one per feature dimension at the largest target–distractor difference evaluated: the "
                  "array, its target (circled), then each model's map (centre priors off) with its first fixation, the "
                  "map's maximum (+), and whether that fixation lands on the target "
                  f"(hit rule '{(popout.get('gallery') or {}).get('hit', popout.get('hit', 'item'))}').",
