@@ -101,15 +101,16 @@ def fire_opacity(activation: np.ndarray, threshold: float = 1.5) -> np.ndarray:
     With ``z`` the map z-scored over the image (the z-score of region NSS),
     ``alpha = sqrt(clip((z - T) / (max(z) - T), 0, 1))``: a pixel is shown when
     its z-score exceeds ``T`` (the count threshold, 1.5). A map that never
-    exceeds ``T`` is fully transparent (the panel stays black).
+    exceeds ``T`` is fully transparent (the panel stays black). A stack
+    ``(..., H, W)`` gives one opacity per map.
     """
     from salscope.metrics import zscore  # noqa: PLC0415
 
     z = zscore(np.asarray(activation, dtype=np.float64))
-    top = float(z.max())
-    if top <= threshold:
-        return np.zeros_like(z)
-    return np.sqrt(np.clip((z - threshold) / (top - threshold), 0.0, 1.0))
+    top = z.max(axis=(-2, -1), keepdims=True)
+    fires = top > threshold
+    span = np.where(fires, top - threshold, 1.0)
+    return np.where(fires, np.sqrt(np.clip((z - threshold) / span, 0.0, 1.0)), 0.0)
 
 
 def _fire_threshold(results: NeuronResults, layer: str, channel: int) -> float:

@@ -7,7 +7,10 @@ the change tables and before/after figures.
 
 Output folder: ``<model>/`` per model (``results.json``, ``summary.csv``,
 ``channels_<layer>.csv``, ``layer_<layer>.npz``, figures), and for several
-models ``compare_*.csv`` and ``bars_<layer>.png``. Model, layer and category
+models ``compare_*.csv`` and ``bars_<layer>.png``. ``--report`` adds
+``report/`` (``index.html`` and the neuron browser ``neurons.html``, offline)
+and ``browser/`` (its data and thumbnails):
+:func:`salscope.analysis.neuron_report.write_dissect_report`. Model, layer and category
 names enter file names only through :func:`salscope.names.slug` (``person head``
 → ``person_head``; a name with ``/``, ``$``, a leading dot … gets a hash
 suffix), so every file stays inside ``--out``.
@@ -78,6 +81,7 @@ def dissect_command(
     quantile: float = typer.Option(0.005, "--quantile", help="Network Dissection: top fraction of activations that fires (0.005 = top 0.5 %)."),
     iou_threshold: float = typer.Option(0.04, "--iou-threshold", help="Network Dissection: IoU above which a channel detects a category."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write the heat map, masked activation maps and comparison figures."),
+    report: bool = typer.Option(False, "--report/--no-report", help="Also write OUT/report/: an offline HTML report with the neuron browser (every channel, its top regions as thumbnails, its scores in each model; deep links #layer/channel)."),
     figure_categories: str = typer.Option("person head,text", "--figure-categories", help="Categories for the masked activation maps (comma-separated)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
     weights: str = typer.Option("imagenet", "--weights", help="Weights for a backbone name: imagenet or none (random)."),
@@ -134,6 +138,7 @@ def dissect_command(
             with using_figure_formats(figure_fmts):
                 _figures(res, enc, ds, out_dir / slug(label), [c.strip() for c in figure_categories.split(",") if c.strip()])
         _print_summary(res)
+    cmp = None
     if len(results) > 1:
         cmp = compare_neurons(results)
         cmp.save(out_dir)
@@ -154,6 +159,15 @@ def dissect_command(
                     channel_before_after(encoders, ds, results, layer, channel,
                                          out_dir / f"channel_{slug(layer)}_{channel}.png", category=category)
         _print_comparison(cmp)
+    if report:
+        from salscope.analysis.neuron_report import write_dissect_report  # noqa: PLC0415
+
+        shown = [out_dir / slug(label) / "counts_heatmap.png" for label in results]
+        shown += [p for lay in layer_list for p in (out_dir / f"bars_{slug(lay)}.png", out_dir / f"bars_topk_{slug(lay)}.png")]
+        shown += sorted(out_dir.glob("channel_*.png"))
+        index = write_dissect_report(results, encoders, ds, reg, out_dir, comparison=cmp, figures=shown,
+                                     batch_size=batch_size)
+        typer.echo(f"report: {index} (neuron browser: {index.parent / 'neurons.html'})")
     typer.echo(f"wrote {out_dir}")
 
 

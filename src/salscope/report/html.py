@@ -2,9 +2,14 @@
 
 The report folder is self-contained: figures are copied into ``figures/``
 (the PNG shown on the page, and the figure's PDF/SVG files when
-``figure_formats`` asks for them), every table is also written under
-``tables/`` in each of ``table_formats`` (CSV, JSON, Markdown, LaTeX), and the
-page uses no external resources (inline CSS, no scripts, no CDN).
+``figure_formats`` asks for them), gallery images into ``gallery/``, every
+table is also written under ``tables/`` in each of ``table_formats`` (CSV,
+JSON, Markdown, LaTeX), and the page uses no external resources (inline CSS,
+no CDN; ``index.html`` has no script). Long tables sit behind a ``<details>``
+summary, every table scrolls sideways inside its own box, and a table of
+contents leads the page. With a :class:`~salscope.report.browser.BrowserPage`
+the folder also holds the neuron browser (``neurons.html``,
+:mod:`salscope.report.browser`).
 
 salscope owns only the files it wrote there, listed in the folder's
 ``.salscope-manifest.json``; a rewrite replaces or removes those and never
@@ -25,6 +30,8 @@ import jinja2
 
 from salscope.errors import StudyError
 from salscope.io import write_json, write_text
+from salscope.report.browser import PAGE as BROWSER_PAGE
+from salscope.report.browser import BrowserPage, write_browser
 from salscope.report.figures import figure_files, parse_figure_formats
 from salscope.report.tables import parse_table_formats, write_table
 from salscope.report.verdicts import Verdict
@@ -34,6 +41,8 @@ REPORT_FIGURE_FORMATS = ("png",)
 REPORT_TABLE_FORMATS = ("csv", "json")
 _FORMAT_LABELS = {"csv": "CSV", "json": "JSON", "md": "Markdown", "tex": "LaTeX", "png": "PNG", "pdf": "PDF",
                   "svg": "SVG", "jpg": "JPEG", "jpeg": "JPEG"}
+#: Tables with more rows than this are folded behind a ``<details>`` summary.
+FOLD_ROWS = 12
 
 
 @dataclass
@@ -65,8 +74,35 @@ class Figure:
 
 
 @dataclass
+class Link:
+    """A link a section offers (shown in the section and beside its verdict in the findings table)."""
+
+    href: str
+    text: str
+
+
+@dataclass
+class GalleryCell:
+    """One picture of a gallery row (``path`` None: an empty cell) and the line under it."""
+
+    path: Path | None
+    alt: str
+    label: str = ""
+
+
+@dataclass
+class Gallery:
+    """A grid of pictures: one row per image, one column per ``columns`` entry."""
+
+    name: str
+    caption: str
+    columns: list[str]
+    rows: list[tuple[str, list[GalleryCell]]]
+
+
+@dataclass
 class Section:
-    """One finding of the paper: claim, measured tables and figures, verdict."""
+    """One finding of the paper: claim, measured tables and figures, verdict, and what the run can show."""
 
     id: str
     title: str
@@ -75,6 +111,9 @@ class Section:
     text: str = ""
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
+    scope: str = ""          # "what this run can and cannot show", in plain words
+    links: list[Link] = field(default_factory=list)
+    galleries: list[Gallery] = field(default_factory=list)
 
 
 def _fmt(value: Any) -> str:
@@ -95,8 +134,12 @@ _ENV.filters["fmt"] = _fmt
 
 
 def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any],
-                 figure_formats: Any = REPORT_FIGURE_FORMATS, table_formats: Any = REPORT_TABLE_FORMATS) -> Path:
-    """Write ``out_dir/index.html`` plus ``figures/`` and ``tables/``; return the index path.
+                 figure_formats: Any = REPORT_FIGURE_FORMATS, table_formats: Any = REPORT_TABLE_FORMATS,
+                 browser: BrowserPage | None = None) -> Path:
+    """Write ``out_dir/index.html`` plus ``figures/``, ``gallery/`` and ``tables/``; return the index path.
+
+    ``browser``: also write the neuron browser (``neurons.html``), linked from
+    the table of contents.
 
     ``figure_formats``: which files of each figure the report carries and
     links (the page shows its PNG, so ``png`` is always included; a PDF/SVG is
@@ -128,7 +171,7 @@ def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: di
     table_formats = parse_table_formats(table_formats, "table_formats")
     try:
         files = _write_folder(partial, title=title, sections=sections, meta=meta, figure_formats=figure_formats,
-                              table_formats=table_formats)
+                              table_formats=table_formats, browser=browser)
         needed = set(files) | {p.as_posix() for f in files for p in Path(f).parents if p != Path(".")}
         clash = sorted(f for f in needed & foreign if f in files or not (out_dir / f).is_dir()
                        or (out_dir / f).is_symlink())
@@ -205,7 +248,8 @@ def _merge(partial: Path, out_dir: Path, files: list[str], owned: set[str], owne
 
 def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: dict[str, Any],
                   figure_formats: tuple[str, ...] = REPORT_FIGURE_FORMATS,
-                  table_formats: tuple[str, ...] = REPORT_TABLE_FORMATS) -> list[str]:
+                  table_formats: tuple[str, ...] = REPORT_TABLE_FORMATS,
+                  browser: BrowserPage | None = None) -> list[str]:
     """Write the report into ``out_dir``; the files written, relative POSIX paths, sorted."""
     fig_dir = out_dir / "figures"
     tab_dir = out_dir / "tables"
@@ -229,12 +273,36 @@ def _write_folder(out_dir: Path, *, title: str, sections: list[Section], meta: d
             written = write_table(tab_dir / table.name, table.rows, header, table_formats, caption=table.caption)
             links = [{"label": _FORMAT_LABELS[fmt], "src": f"tables/{path.name}"} for fmt, path in written.items()]
             tables.append({"name": table.name, "caption": table.caption, "header": header, "inline": table.inline,
-                           "files": links,
-                           "n_rows": len(table.rows), "rows": [[r.get(k, "") for k in header] for r in table.rows]})
+                           "files": links, "fold": len(table.rows) > FOLD_ROWS,
+                           "n_rows": len(table.rows),
+                           "rows": [[r.get(k, "") for k in header] for r in table.rows] if table.inline else []})
         rendered.append({"id": section.id, "title": section.title, "claim": section.claim, "text": section.text,
-                         "verdict": section.verdict.to_dict() if section.verdict else None,
+                         "verdict": section.verdict.to_dict() if section.verdict else None, "scope": section.scope,
+                         "links": [{"href": link.href, "text": link.text} for link in section.links],
+                         "galleries": [_copy_gallery(g, section.id, out_dir) for g in section.galleries],
                          "figures": figures, "tables": tables})
     write_json(tab_dir / "meta.json", meta)
-    page = _ENV.get_template("index.html.j2").render(title=title, sections=rendered, meta=meta, escape=html.escape)
+    if browser is not None:
+        write_browser(out_dir, browser)
+    page = _ENV.get_template("index.html.j2").render(title=title, sections=rendered, meta=meta, escape=html.escape,
+                                                     browser=BROWSER_PAGE if browser is not None else None)
     write_text(out_dir / "index.html", page)
     return sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file())
+
+
+def _copy_gallery(gallery: Gallery, section: str, out_dir: Path) -> dict[str, Any]:
+    """Copy a gallery's pictures into ``out_dir/gallery/``; the gallery as the template reads it."""
+    folder = out_dir / "gallery"
+    folder.mkdir(exist_ok=True)
+    rows = []
+    for r, (label, cells) in enumerate(gallery.rows):
+        out = []
+        for c, cell in enumerate(cells):
+            if cell.path is None:
+                out.append(None)
+                continue
+            name = f"{section}-{gallery.name}-{r:02d}-{c:02d}{Path(cell.path).suffix}"
+            shutil.copyfile(cell.path, folder / name)
+            out.append({"src": f"gallery/{name}", "alt": cell.alt, "label": cell.label})
+        rows.append({"label": label, "cells": out})
+    return {"name": gallery.name, "caption": gallery.caption, "columns": gallery.columns, "rows": rows}

@@ -89,6 +89,7 @@ class EvaluateConfig:
     convention: str = "tuebingen"
     decide_metric: str = "sauc"      # finding 3's natural-image metric: centre-bias free
     bootstrap: int = 1000            # paired bootstrap resamples over images for finding 3
+    gallery: int = 4                 # images in the report's gallery of maps, spread over the evaluated ones (0 = none)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class PopoutConfig:
     classical: list[str] = field(default_factory=lambda: ["itti_koch", "gbvs", "spectral_residual", "signature"])
     hit: str = "item"                # "item" (nearest item is the target), "disc" (P3) or "ink"
     bootstrap: int = 1000
+    gallery: int = 6                 # arrays in the report's gallery: one per dimension at its largest level (0 = none)
 
 
 @dataclass
@@ -119,6 +121,7 @@ class NeuronsConfig:
     bootstrap: int = 1000            # image resamples for finding 2's interval
     alpha: float = 0.05              # family-wise error rate (Holm over categories × layers)
     allow_trained_images: bool = False   # analyse images II/III were trained on (the report flags it)
+    browser_images: int = 4          # thumbnails per channel and encoder in the report's neuron browser (0 = no browser)
 
 
 @dataclass

@@ -6,6 +6,8 @@
 - :func:`bootstrap_histogram`: a bootstrap distribution with its interval and 0.
 - :func:`interval_bars`: estimates with intervals, one bar per row (finding 2's
   gains per category, ranked).
+- :func:`layer_change` / :func:`compare_figures`: finding 4 — how far each layer
+  moved from the pretrained encoder, and every representation figure with its caption.
 
 Names (categories, models) are drawn as plain text: ``$`` is escaped so
 matplotlib's mathtext never parses a user's label.
@@ -119,4 +121,86 @@ def cka_matrix(labels: Sequence[str], matrix: np.ndarray, dest: str | Path, *, t
     fig.tight_layout()
     out = save_figure(fig, dest, dpi=110)
     plt.close(fig)
+    return out
+
+
+def layer_change(layers: Sequence[str], changes: dict[str, dict[str, Any]], dest: str | Path, *,
+                 reference: str, start: str | None = None) -> Path:
+    """How far each layer moved from ``reference``: 1 − CKA (left) and relative weight change (right), per model.
+
+    ``changes[model] = {"change": (L,), "lo": (L,) | None, "hi": (L,) | None, "weights": (L,)}``. Layers run
+    down the page (shallowest on top) so the figure stays readable at page width with any number of
+    layers; ``start`` (the first fine-tuned layer) is marked with a dashed line.
+    """
+    plt = _plt()
+    models = list(changes)
+    n_layers = len(layers)
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 1.0 + 0.1 * n_layers * max(1, len(models))), sharey=True)
+    height = 0.8 / max(1, len(models))
+    ys = np.arange(n_layers)
+    colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]
+    for k, model in enumerate(models):
+        c = changes[model]
+        y = ys + (k - (len(models) - 1) / 2) * height
+        vals = np.asarray(c["change"], dtype=float)
+        err = None
+        if c.get("lo") is not None and c.get("hi") is not None:
+            lo = np.asarray([np.nan if v is None else v for v in c["lo"]], dtype=float)
+            hi = np.asarray([np.nan if v is None else v for v in c["hi"]], dtype=float)
+            err = np.nan_to_num(np.clip(np.vstack([vals - lo, hi - vals]), 0, None))
+        colour = colours[k % len(colours)]
+        axes[0].barh(y, vals, height, xerr=err, color=colour, label=plain(model), error_kw={"lw": 0.8, "capsize": 1.5})
+        axes[1].barh(y, np.asarray(c["weights"], dtype=float), height, color=colour, label=plain(model))
+    for ax, title in zip(axes, (f"1 − linear CKA to {reference}", f"‖W − W₀‖ / ‖W₀‖ (W₀: {reference})")):
+        ax.set_title(plain(title), fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.axvline(0, color="black", lw=0.6)
+        if start in layers:
+            ax.axhline(layers.index(start) - 0.5, color="#777777", lw=0.8, ls="--")
+    axes[0].set_yticks(ys, [plain(v) for v in layers])
+    axes[0].invert_yaxis()
+    axes[0].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    out = save_figure(fig, dest, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def compare_figures(comp: Any, files: dict[str, Path], folder: Path, n_images: int, start: str) -> list[dict[str, Any]]:
+    """Finding 4's figures with real captions; the layer-change bars redrawn by :func:`layer_change` to read at page width.
+
+    ``comp``: the :class:`~salscope.analysis.compare.Comparison`; ``files``: what
+    :func:`~salscope.analysis.compare.write_comparison` wrote; ``start``: the first fine-tuned layer.
+    """
+
+    ref = comp.models[0]
+    verdict = {r["layer"]: r for r in comp.verdict}
+    roles = {m: r for r, m in (comp.roles or {}).items()}
+    changes = {}
+    for label in comp.models[1:]:
+        key = f"change_{roles.get(label)}_ci"      # intervals exist for II and III only
+        bounds = ([verdict[lay].get(key) or (None, None) for lay in comp.layers]
+                  if roles.get(label) in ("saliency", "scene") and comp.verdict and key in comp.verdict[0] else None)
+        changes[label] = {"change": 1 - comp.diagonal(ref, label), "weights": comp.weight_change[label],
+                          "lo": [b[0] for b in bounds] if bounds else None, "hi": [b[1] for b in bounds] if bounds else None}
+    out = [{"path": str(layer_change(comp.layers, changes, folder / "layer_change_bars.png", reference=ref, start=start)),
+            "alt": f"Bars per layer of 1 − CKA to the {ref} encoder and of the relative weight change, per encoder",
+            "caption": f"How far each layer moved from the {ref} encoder: left, 1 − linear CKA between the two encoders' "
+                       f"layer on the {n_images} test images (95 % bootstrap intervals for II and III); right, the "
+                       f"relative change of the layer's weights. The dashed line marks where fine-tuning starts "
+                       f"({start}); layers above it are frozen and do not move."}]
+    for key, path in files.items():
+        if not str(path).endswith(".png") or key == "fig_layer_change":
+            continue
+        if key == "fig_cka_models":
+            out.append({"path": str(path), "alt": f"Matrix of linear CKA between every pair of encoders at {comp.layers[-1]}",
+                        "caption": f"Linear CKA between every pair of encoders (pretrained, II, II′, III) at the deepest "
+                                   f"layer, {comp.layers[-1]}, on the {n_images} test images: 1 means the same "
+                                   "representation up to rotation and scale."})
+        elif key.startswith("fig_cka_"):
+            a, _, b = key[len("fig_cka_"):].partition("__")
+            out.append({"path": str(path), "alt": f"Heat map of linear CKA between every layer of {a} and every layer of {b}",
+                        "caption": f"Linear CKA between every layer of the {a} encoder (rows) and every layer of the {b} "
+                                   f"encoder (columns) on the {n_images} test images; the diagonal compares a layer "
+                                   "with itself, a bright diagonal means fine-tuning left that layer as it was."})
     return out

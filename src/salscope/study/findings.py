@@ -43,7 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from salscope.report.html import Figure, Section, Table
+from salscope.report.browser import PAGE as BROWSER_PAGE
+from salscope.report.browser import channel_link
+from salscope.report.html import Figure, Link, Section, Table
 from salscope.report.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Verdict
 
 #: Categories the paper says a pretrained network already encodes (finding 1).
@@ -115,6 +117,23 @@ def decide_encoded(neurons: dict[str, Any]) -> Verdict:
     return Verdict(INCONCLUSIVE, f"only {', '.join(encoded)} encoded ({rule}): {parts}{tail}")
 
 
+def browser_folder(results: dict[str, Any]) -> Path | None:
+    """The neuron stage's browser folder when its data is on disk (the report then has ``neurons.html``)."""
+    folder = ((results.get("neurons") or {}).get("browser") or {}).get("folder")
+    return Path(folder) if folder and (Path(folder) / "data.json").is_file() else None
+
+
+def _browser_links(results: dict[str, Any], gain: bool) -> list[Link]:
+    if browser_folder(results) is None:
+        return []
+    g = results["neurons"]["browser"].get("largest_gain") if gain else None
+    if not g:
+        return [Link(BROWSER_PAGE, "Neuron browser: every channel, its regions and scores, before and after fine-tuning")]
+    return [Link(channel_link(g["layer"], g["channel"]),
+                 f"{g['layer']} channel {g['channel']}: the largest {g['category']} gain ({g['gain']:+.2f} region NSS, "
+                 f"{g['reference']} {g['before']:.2f} → II {g['after']:.2f}), in the neuron browser")]
+
+
 def _section_encoded(results: dict[str, Any]) -> Section | None:
     neurons = results.get("neurons")
     if not neurons:
@@ -127,7 +146,7 @@ def _section_encoded(results: dict[str, Any]) -> Section | None:
                       "and selective channels", _rows(neurons, "encoded")),
                 Table("neurons_pretrained", "Region-based NSS per layer and category, pretrained encoder",
                       [r for r in _rows(neurons, "per_category") if r["model"] == "pretrained"], inline=False)],
-        figures=stage_figures(neurons, "figures_encoded"),
+        figures=stage_figures(neurons, "figures_encoded"), links=_browser_links(results, gain=False),
     )
 
 
@@ -168,7 +187,7 @@ def _section_bias(results: dict[str, Any]) -> Section | None:
                 Table("neurons_changed", "Channels that changed their best category", _rows(neurons, "changed")),
                 Table("neurons_all", "Region-based NSS per model, layer and category", _rows(neurons, "per_category"),
                       inline=False)],
-        figures=stage_figures(neurons, "figures_bias"),
+        figures=stage_figures(neurons, "figures_bias"), links=_browser_links(results, gain=True),
     )
 
 

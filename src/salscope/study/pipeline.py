@@ -6,13 +6,16 @@ Stages, in order (each cached under ``OUT/stages/<stage>-<hash>/``):
               with seed + 1) and III (scene fine-tune on the same images), none
               of them on the region-annotated images — :func:`salscope.train.train`.
 ``evaluate``  deep (I, II), classical, centre-bias and inter-observer models on
-              the natural test split — :mod:`salscope.analysis.evaluation`.
+              the natural test split — :mod:`salscope.analysis.evaluation`; a
+              gallery of their maps — :mod:`salscope.analysis.gallery`.
 ``popout``    generate the pop-out benchmark and score the same models with
-              centre priors off — :mod:`salscope.analysis.popout`.
+              centre priors off — :mod:`salscope.analysis.popout`; a gallery.
 ``neurons``   region-based NSS and Network Dissection of the pretrained, II and
               III encoders on held-out annotated images, with permutation nulls,
               random-initialisation references and bootstrap intervals —
-              :mod:`salscope.analysis.neurons`, :mod:`salscope.analysis.neuron_stats`.
+              :mod:`salscope.analysis.neurons`, :mod:`salscope.analysis.neuron_stats`;
+              the neuron browser's data and thumbnails (``browser/``) —
+              :mod:`salscope.analysis.neuron_browser`.
 ``compare``   linear CKA and Gram-change directions between pretrained, II, II′
               and III, task vs domain — :mod:`salscope.analysis.compare`.
 ``report``    ``OUT/report/index.html`` — :mod:`salscope.study.report_stage`; the
@@ -269,11 +272,20 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
                                  seed=ctx.config.data.split_seed, xlabel=f"{metric} − {c['second']}",
                                  title=f"Natural images: each model's {metric} minus the best classical ({c['second']})")
         figures += [fig] if fig else []
+    gallery = None
+    if e.gallery:
+        from salscope.analysis.gallery import natural_gallery, spread  # noqa: PLC0415
+
+        label = "nss" if "nss" in metrics else metric
+        gallery = natural_gallery([m for m in models if m != INTER_OBSERVER], dataset,
+                                  spread(sorted({r["image_index"] for r in result.rows}), e.gallery),
+                                  ctx.folder / "gallery", scores={(r["model"], r["image_id"]): r[label] for r in result.rows},
+                                  metric=label.upper())
     text = (f"{result.n_images} {e.split} images. Finding 3 is decided on {metric} (mean of per-image values) by the "
             "set-ups trained in this study; the built-in model is shipped, trained on the OSIE train split, and "
             "shown for reference only.")
     return {"table": table, "n_images": result.n_images, "split": e.split, "convention": e.convention,
-            "metrics": metrics, "figures": figures, "contrast": contrast, "text": text,
+            "metrics": metrics, "figures": figures, "contrast": contrast, "text": text, "gallery": gallery,
             "image_ids": [str(i) for i in dataset.ids[: result.n_images]]}
 
 
@@ -315,8 +327,19 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
                                        "deep_value": c["second_value"], "diff": c["diff"], "lo": c["lo"],
                                        "hi": c["hi"], "n_arrays": c["n_units"]}
     figures = [{"path": str(path), "alt": f"Pop-out results per level for the {key.split('_', 1)[-1]} dimension",
-                "caption": f"Fraction of targets found and fixations to find them vs target–distractor difference ({key})."}
+                "caption": f"Pop-out arrays of the {key.split('_', 1)[-1]} dimension: per model, the fraction of targets "
+                           "found, found by the first fixation, the fixations needed to find them and the target's "
+                           "saliency rank among the items, against the target–distractor difference (level)."}
                for key, path in files.items() if str(path).endswith(".png")]
+    gallery = None
+    if p.gallery:
+        from salscope.analysis.gallery import pick_arrays, popout_gallery  # noqa: PLC0415
+        from salscope.data.popout import load_popout_set  # noqa: PLC0415
+
+        pset = load_popout_set(set_dir)
+        picks = pick_arrays(pset.entries, sorted({r["name"] for r in results.per_image}))[: p.gallery]
+        gallery = popout_gallery({getattr(m, "name", str(m)): m for m in models}, pset, picks, ctx.folder / "gallery",
+                                 hit=p.hit)
     if c is not None:
         fig = _difference_figure(per_array, c["first"], list(kinds), ctx.folder / "popout_differences.png",
                                  n_boot=p.bootstrap, seed=p.seed, xlabel=f"found first − {c['first']}",
@@ -324,7 +347,7 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
         figures = ([fig] if fig else []) + figures
     text = (f"{len(images)} pop-out arrays (conjunction controls left out of the verdict); a fixation hits when the "
             f"{'nearest item to it is the target' if p.hit == 'item' else p.hit + ' rule says so'}; centre priors off.")
-    return {"overall": overall, "by_dimension": by_dim, "figures": figures, "set": str(set_dir),
+    return {"overall": overall, "by_dimension": by_dim, "figures": figures, "set": str(set_dir), "gallery": gallery,
             "n_images": len(images), "contrast": contrast, "text": text, "hit": p.hit}
 
 
@@ -488,7 +511,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
         {"path": str(nf.count_heatmap(sal, fig_dir / "counts_saliency.png")),
          "alt": "Heat map of channels above T per layer and category after saliency fine-tuning",
          "caption": "The same counts after saliency fine-tuning (set-up II)."},
-        {"path": str(nf.before_after_bars(results, deepest, fig_dir / "before_after.png")),
+        {"path": str(nf.before_after_bars(results, deepest, fig_dir / "before_after.png", metric="top_k_mean")),
          "alt": f"Bars of top-{n.top_k} mean region NSS per category before and after fine-tuning in {deepest}",
          "caption": f"Top-{n.top_k} mean region NSS per category in {deepest}: pretrained vs II vs III."},
     ]
@@ -509,6 +532,16 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
             "alt": f"Channel {channel} of {deepest} before and after fine-tuning, on the same images",
             "caption": f"The paper's Fig. 5: channel {channel} of {deepest}, the one whose {focus} score rose most "
                        "with saliency fine-tuning — pretrained, set-up II and set-up III rows on the same images."})
+    browser = None
+    if n.browser_images:
+        from salscope.analysis.neuron_browser import browser_data, largest_gain  # noqa: PLC0415
+
+        ctx.log(f"[neurons] neuron browser: {n.browser_images} images per channel and encoder")
+        browser_data(results, encoders, subset, regions, ctx.folder / "browser", reference="pretrained",
+                     labels={"pretrained": "pretrained", "saliency": "II (saliency)", "scene": "III (scene)"},
+                     n_images=n.browser_images, batch_size=n.batch_size)
+        browser = {"folder": str(ctx.folder / "browser"),
+                   "largest_gain": largest_gain(results, "pretrained", "saliency", deepest, focus)}
     changed = [{"model": r["model"], "layer": r["layer"], **{k: v for k, v in r.items() if k not in ("model", "layer")}}
                for r in comparison.best_rows]
     few = sum(1 for r in pre.regions if r["n_fixations"] < 3)
@@ -534,7 +567,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
             "n_images": len(subset), "image_ids": list(subset.ids), "overlap_ids": overlap, "encoded": encoded,
             "alpha": n.alpha, "random_seeds": len(randoms), "permutations": n.permutations, "gain": gain_rows, "contrast": contrast,
             "encoded_text": encoded_text, "gain_text": gain_text, "regions_few_fixations": few,
-            "input_size": input_size}
+            "input_size": input_size, "n_regions": len(pre.regions), "browser": browser}
 
 
 def _scene_mix(ctx: StageContext) -> str:
@@ -587,8 +620,9 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
                "cka_saliency_scene": row["cka_saliency_scene"]}
         out.update({k: v for k, v in row.items() if k != "layer"})
         per_layer.append(out)
-    figures = [{"path": str(path), "alt": f"CKA figure {key.replace('_', ' ')}", "caption": key.replace("_", " ")}
-               for key, path in files.items() if str(path).endswith(".png")]
+    from salscope.study.figures import compare_figures  # noqa: PLC0415
+
+    figures = compare_figures(comp, files, ctx.folder, len(dataset), finetune_from)
     rows = [{"layer": r["layer"], "task_effect": r.get("task_effect"), "lo": (r.get("task_effect_ci") or [None, None])[0],
              "hi": (r.get("task_effect_ci") or [None, None])[1]} for r in per_layer if r["fine_tuned"]]
     if any(r["task_effect"] is not None for r in rows):

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from salscope import __version__
-from salscope.report.html import Section, Table, write_report
+from salscope.report.browser import BrowserPage
+from salscope.report.html import Gallery, GalleryCell, Section, Table, write_report
 from salscope.study.config import StudyConfig, dump_toml
-from salscope.study.findings import FINDINGS, category_pivot, stage_figures as _figures
+from salscope.study.findings import FINDINGS, browser_folder, category_pivot, stage_figures as _figures
+from salscope.study.scope import SCOPES
 
-__all__ = ["build_sections", "category_pivot", "render", "versions"]
+__all__ = ["build_sections", "category_pivot", "gallery_section", "render", "versions"]
 
 
 def versions() -> dict[str, str]:
@@ -44,8 +46,41 @@ def images_used(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def build_sections(results: dict[str, dict[str, Any]], *, smoke: bool = False) -> list[Section]:
-    """The training summary, then one section per finding (:data:`salscope.study.findings.FINDINGS`)."""
+def _gallery(name: str, caption: str, gallery: dict[str, Any] | None) -> Gallery | None:
+    if not gallery or not gallery.get("rows"):
+        return None
+    rows = [(row["label"], [GalleryCell(Path(c["path"]), c["alt"], c.get("label", "")) if Path(c["path"]).is_file()
+                            else GalleryCell(None, c["alt"]) for c in row["cells"]]) for row in gallery["rows"]]
+    return Gallery(name, caption, list(gallery["columns"]), rows)
+
+
+def gallery_section(results: dict[str, dict[str, Any]]) -> Section | None:
+    """The maps themselves: natural test images and pop-out arrays, each model's map beside the human data."""
+    evaluate, popout = results.get("evaluate") or {}, results.get("popout") or {}
+    galleries = [g for g in (
+        _gallery("natural", f"Natural images (OSIE {evaluate.get('split', 'test')} split, spread over the "
+                 f"{evaluate.get('n_images')} evaluated): the image, every observer's fixations, their density (1° "
+                 "Gaussian, the evaluation's gold map), then each model's saliency map, min–max normalised (bright = "
+                 "salient), with its NSS on that image.", evaluate.get("gallery")),
+        _gallery("popout", "Pop-out arrays, one per feature dimension at the largest target–distractor difference evaluated: the "
+                 "array, its target (circled), then each model's map (centre priors off) with its first fixation, the "
+                 "map's maximum (+), and whether that fixation lands on the target "
+                 f"(hit rule '{(popout.get('gallery') or {}).get('hit', popout.get('hit', 'item'))}').",
+                 popout.get("gallery"))) if g is not None]
+    if not galleries:
+        return None
+    return Section("gallery", "Gallery: the saliency maps", "",
+                   text="What the models predict, next to where people looked: the numbers of finding 3 are averages "
+                        "over maps like these.", galleries=galleries)
+
+
+def build_sections(results: dict[str, dict[str, Any]], *, smoke: bool = False,
+                   config: StudyConfig | None = None) -> list[Section]:
+    """The training summary, the gallery, then one section per finding (:data:`salscope.study.findings.FINDINGS`).
+
+    With ``config`` every finding also says what this run can and cannot show
+    (:mod:`salscope.study.scope`).
+    """
     train = results.get("train", {})
     sections: list[Section] = []
     if smoke:
@@ -63,9 +98,14 @@ def build_sections(results: dict[str, dict[str, Any]], *, smoke: bool = False) -
                           images_used(results))],
             figures=_figures(train),
         ))
+    gallery = gallery_section(results)
+    if gallery is not None:
+        sections.append(gallery)
     for finding in FINDINGS:
         section = finding.section(results)
         if section is not None:
+            if config is not None and finding.id in SCOPES:
+                section.scope = SCOPES[finding.id](results, config)
             sections.append(section)
     return sections
 
@@ -81,5 +121,12 @@ def render(config: StudyConfig, results: dict[str, dict[str, Any]], stages: list
     meta = {"image_ids": ids, "versions": versions(), "stages": stages, "provenance": provenance, "config_toml": dump_toml(config),
             "config": config.to_dict()}
     smoke = getattr(getattr(config, "run", None), "scale", "") == "quick"
-    return write_report(out_dir, title=title, sections=build_sections(results, smoke=smoke), meta=meta,
-                        figure_formats=config.report.figure_formats, table_formats=config.report.table_formats)
+    folder = browser_folder(results)
+    browser = None if folder is None else BrowserPage.load(
+        folder, title=f"{title}: neuron browser",
+        note="Encoders: pretrained (ImageNet), II (fine-tuned for saliency) and III (fine-tuned for scene "
+             "classification on the same images); the images were held out of their training unless the report's "
+             "finding 1 says otherwise.")
+    return write_report(out_dir, title=title, sections=build_sections(results, smoke=smoke, config=config), meta=meta,
+                        figure_formats=config.report.figure_formats, table_formats=config.report.table_formats,
+                        browser=browser)
