@@ -57,7 +57,7 @@ def test_dissect_bad_input(data_root, tmp_path, monkeypatch, capsys, argv, messa
 def test_dissect_report_writes_the_neuron_browser(data_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SALSCOPE_DATA", str(data_root))
     out = tmp_path / "out"
-    rc = main(["dissect", "--model", "efficientnet_lite0", "--model", "efficientnet_lite0", "--layers", "block1,block3",
+    rc = main(["dissect", "--model", "efficientnet_lite0", "--model", "again=efficientnet_lite0", "--layers", "block1,block3",
                "--max-images", "2", "--input-size", "96x72", "--mask-size", "48x36", "--batch-size", "2",
                "--no-figures", "--report", "--out", str(out)])
     assert rc == 0
@@ -65,13 +65,13 @@ def test_dissect_report_writes_the_neuron_browser(data_root, tmp_path, monkeypat
     report = out / "report"
     page = (report / "neurons.html").read_text()
     data = json.loads(page.split('id="neuron-data">', 1)[1].split("</script>", 1)[0])
-    assert [r["key"] for r in data["roles"]] == ["efficientnet_lite0", "efficientnet_lite0-2"]
+    assert [r["key"] for r in data["roles"]] == ["efficientnet_lite0", "again"]
     assert data["roles"][0]["label"] == "efficientnet_lite0 (reference)"
     meta = json.loads((out / "efficientnet_lite0" / "results.json").read_text())
     assert [lay["name"] for lay in data["layers"]] == ["block1", "block3"]
     assert len(data["units"]) == meta["layers"]["block1"]["firing"] + meta["layers"]["block3"]["firing"] > 30
     # the same encoder twice: every score, and so every change, is the same
-    assert all(u["scores"]["efficientnet_lite0"] == u["scores"]["efficientnet_lite0-2"] for u in data["units"])
+    assert all(u["scores"]["efficientnet_lite0"] == u["scores"]["again"] for u in data["units"])
     assert all(1 <= len(u["regions"]) <= 2 for u in data["units"])
     from salscope.report.browser import thumbnail_files
 

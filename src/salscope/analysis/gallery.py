@@ -80,9 +80,9 @@ def natural_gallery(models: Sequence[Any], dataset: Any, indices: Sequence[int],
     ``scores[(model, image_id)]``: the value written under a map (``metric``
     names it).
     """
-    from salscope.analysis.evaluation import INTER_OBSERVER, resolve_model  # noqa: PLC0415
+    from salscope.analysis.evaluation import InterObserver, resolve_model  # noqa: PLC0415
 
-    sources = [resolve_model(m) for m in models if not (isinstance(m, str) and m == INTER_OBSERVER)]
+    sources = [src for src in (resolve_model(m) for m in models) if not isinstance(src, InterObserver)]
     if not sources:
         raise AnalysisError("natural_gallery: no model to show")
     out_dir = Path(out_dir)
