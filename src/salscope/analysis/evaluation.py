@@ -343,6 +343,8 @@ class EvaluationResult:
     skipped_images: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)   # model → deep | classical | baseline | precomputed | other
+    #: More top-level keys of summary.json from later analyses (salscope.analysis.paired: ``mean_intervals``).
+    extra: dict[str, Any] = field(default_factory=dict)
     _sums: dict = field(default_factory=dict, repr=False)
 
     def _add(self, model: str, index: int, image_id: str, n_fix: int, values: dict[str, np.ndarray]) -> None:
@@ -420,6 +422,7 @@ class EvaluationResult:
             "skipped_images": self.skipped_images,
             "notes": self.notes,
             "summary": self.summary(),
+            **{k: v for k, v in self.extra.items() if k != "summary"},
         }
 
     def write(self, out_dir: str | os.PathLike) -> dict[str, Path]:

@@ -30,19 +30,26 @@ def register(app: typer.Typer) -> None:
         convention: str = typer.Option("tuebingen", "--convention", help="tuebingen (pysaliency) or mit (legacy MATLAB)."),
         average: str = typer.Option("fixation", "--average", help="Average fixation metrics per fixation or per image."),
         baseline: str = typer.Option("center_bias", "--baseline", help="Model that information gain is measured against."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("evaluate") + " Holds per_image.csv, summary.json, summary.md, figures."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("evaluate") + " Holds per_image.csv, summary.json, summary.md, paired.csv, paired.json, figures."),
         examples: int = typer.Option(0, "--examples", help="Save the K best and K worst images of each model as a figure."),
         max_images: Optional[int] = typer.Option(None, "--max-images", help=MAX_IMAGES_HELP),
         spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
-        seed: int = typer.Option(0, "--seed", help="Split seed and seed of random AUC splits."),
+        seed: int = typer.Option(0, "--seed", help="Split seed, seed of random AUC splits and of the bootstrap."),
+        n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over images for the intervals on every mean and every paired difference (0 = none)."),
         strict: bool = typer.Option(False, "--strict", help="Fail on images without fixations instead of skipping them."),
         workers: int = typer.Option(1, "--workers", help="Score images in N processes (same results, in order)."),
         data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."),
     ) -> None:
-        """Score models on a data set split and write per-image and summary tables."""
+        """Score models on a data set split; write per-image and summary tables and paired statistics.
+
+        Every pair of models is compared image by image: the mean difference with its bootstrap
+        interval, a Wilcoxon signed-rank p and its Holm correction over all pairs × metrics
+        (paired.csv, paired.json); summary.json gains an interval on every mean (mean_intervals).
+        """
         from rich.console import Console
 
         from salscope.analysis.evaluation import evaluate, write_examples
+        from salscope.analysis.paired import add_statistics
         from salscope.data import load_dataset
         from salscope.errors import ConfigError
 
@@ -51,6 +58,8 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         if examples < 0:
             raise ConfigError(f"--examples must be >= 0, got {examples}")
+        if n_boot < 0:
+            raise ConfigError(f"--n-boot must be at least 0 (0 = no bootstrap intervals), got {n_boot}")
         specs = labelled(models, labels)
         ds = load_dataset(dataset, data_dir)
         if split != "all":
@@ -65,9 +74,14 @@ def register(app: typer.Typer) -> None:
             specs, ds, metrics=names, convention=convention, average=average, baseline=baseline,
             max_images=max_images, skip_empty=not strict, seed=seed, workers=workers,
         )
-        paths = result.write(out)
+        paired = add_statistics(result, n_boot=n_boot, seed=seed)
+        paths = {**result.write(out), **paired.write(out)}
         console = Console()
         console.print(result.rich_table())
+        if console.is_terminal:
+            console.print(paired.rich_table())
+        else:  # a log or a pipe: full values, never cut to the width of a table
+            typer.echo(paired.to_markdown())
         if result.skipped_images:
             console.print(f"skipped {len(result.skipped_images)} image(s) without fixations: {', '.join(result.skipped_images[:10])}")
         if examples:
