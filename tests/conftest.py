@@ -52,8 +52,10 @@ def reference_root() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own SALSCOPE_CACHE so nothing leaks into ~/.cache."""
+    """Each test gets its own SALSCOPE_CACHE and config folder, so nothing leaks into ~/.cache or ~/.config
+    (a data root that worked is remembered in $XDG_CONFIG_HOME/salscope/settings.toml)."""
     monkeypatch.setenv("SALSCOPE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
+from salscope.cli.options import (DATA_DIR_HELP, ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
                                   check_sample, default_out, input_size, labelled, model_list, out_help, sample_indices)
 from salscope.errors import ConfigError
 
@@ -35,7 +35,7 @@ def compare(
     spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over probe images (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the data split."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     device: Optional[str] = typer.Option(None, "--device", help="torch device (default cpu)."),
     neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --model order: adds the category shift."),
 ) -> None:

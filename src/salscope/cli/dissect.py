@@ -20,7 +20,7 @@ from typing import List, Optional
 
 import typer
 
-from salscope.cli.options import (ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
+from salscope.cli.options import (DATA_DIR_HELP, ENCODER_HELP, INPUT_SIZE_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP,
                                   check_sample, default_out, labelled, model_list, out_help, sample_indices)
 from salscope.cli.options import input_size as input_size_of
 from salscope.errors import AnalysisError
@@ -66,7 +66,7 @@ def dissect_command(
     iou_threshold: float = typer.Option(0.04, "--iou-threshold", help="Network Dissection: IoU above which a channel detects a category."),
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write the heat map, masked activation maps and comparison figures."),
     figure_categories: str = typer.Option("person head,text", "--figure-categories", help="Categories for the masked activation maps (comma-separated)."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     weights: str = typer.Option("imagenet", "--weights", help="Weights for a backbone name: imagenet or none (random)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
 ) -> None:

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from salscope.cli.options import (LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP, check_sample, default_out,
+from salscope.cli.options import (DATA_DIR_HELP, LABELS_HELP, MAX_IMAGES_HELP, SPREAD_IMAGES_HELP, check_sample, default_out,
                                   labelled, out_help, sample_indices)
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over images for the intervals on every mean and every paired difference (0 = none)."),
         strict: bool = typer.Option(False, "--strict", help="Fail on images without fixations instead of skipping them."),
         workers: int = typer.Option(1, "--workers", help="Score images in N processes (same results, in order)."),
-        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."),
+        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     ) -> None:
         """Score models on a data set split; write per-image and summary tables and paired statistics.
 

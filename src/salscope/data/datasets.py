@@ -75,7 +75,7 @@ def load_osie(data_dir: str | os.PathLike | None = None) -> Dataset:
     ``x - 1``, ``y - 1``. Subjects are the positions 0..14 of the per-image subject
     cells; ``order`` is the 0-based position in the scanpath; durations are in ms.
 
-    ``data_dir`` is the data root (else ``$SALSCOPE_DATA``) or the ``osie`` folder itself.
+    ``data_dir`` is the data root (else the rule of :mod:`salscope.settings`) or the ``osie`` folder itself.
 
     References
     ----------
@@ -659,22 +659,17 @@ LOADERS = {
 def load_dataset(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Dataset:
     """Load a data set by name (``osie``, ``mit1003``, ``cat2000``, ``salicon``, ``salicon-val``) or folder.
 
-    A name is looked up under the data root (``data_dir`` or ``$SALSCOPE_DATA``).
+    A name is looked up under the data root (``data_dir``, else the rule of :mod:`salscope.settings`).
     A folder's layout is recognised: ``eye/fixations.mat`` → OSIE, ``ALLSTIMULI/``
     → MIT1003, ``FIXATIONLOCS/`` → CAT2000, ``images/train`` + SALICON fixations →
     SALICON train, otherwise the generic folder format (:func:`load_folder`).
     """
-    from salscope.settings import data_dir as _data_dir
-
     key = str(name_or_path).lower()
     if key in LOADERS:
         if key == "osie":
             return load_osie(data_dir)
-        root = _data_dir(data_dir)
-        sub = root / key.replace("-val", "")
-        if not sub.is_dir():
-            raise DataError(f"data set '{key}' not found: looked for {sub}; put the unpacked release there")
-        return LOADERS[key](root)
+        sub = dataset_dir(key.replace("-val", ""), data_dir, fix="put the unpacked release there")
+        return LOADERS[key](sub.parent)
     p = Path(name_or_path)
     if p.is_dir():
         if (p / "eye" / "fixations.mat").is_file():
