@@ -542,14 +542,15 @@ def evaluate(
         and model, so its score does not depend on the other images, the
         metric list or ``workers``.
     workers : int
-        Score images in this many processes, started with ``spawn`` (safe with
-        torch; :mod:`salscope.analysis.pool`). Results come back in image order
-        and are identical to ``workers=1``. The models and the data set are
-        pickled to each worker (a model class must be importable by name); each
-        worker runs torch with this process's thread count, so lower that
-        (``torch.set_num_threads``, ``OMP_NUM_THREADS``) to share the cores.
-        Starting a worker costs a Python start-up and the import of salscope
-        and torch (seconds): worth it for hundreds of images, not for five.
+        Score images in this many processes, forked from a clean fork server
+        (never from this process: safe with torch; :mod:`salscope.analysis.pool`).
+        Results come back in image order and are identical to ``workers=1``.
+        The models and the data set are pickled to each worker (a model class
+        must be importable by name); each worker runs torch with this process's
+        thread count, so lower that (``torch.set_num_threads``,
+        ``OMP_NUM_THREADS``) to share the cores. The fork server costs one
+        start-up per process (about 2 s: Python, torch, scipy), each pool a
+        second or so: worth it for hundreds of images, not for five.
     reuse_maps : bool
         When a model returns a map equal (same shape and values) to the one it
         gave for the previous image — the centre-bias baseline, any

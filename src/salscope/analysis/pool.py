@@ -1,11 +1,22 @@
 """Run one picklable job over indices ``0..n-1`` in worker processes that are safe with torch; results in order.
 
-Workers are started with ``spawn`` (a fresh interpreter each), never ``fork``.
-A forked child copies the parent's memory but not its threads: once the parent
-has started torch's OpenMP thread pool (loading a model is enough), the
-child's first parallel region waits for threads that do not exist, and the run
-hangs at 0 % CPU for ever (what ``salscope evaluate --workers N`` did with a
-deep model, issue 20). ``spawn`` exists on every platform and shares nothing.
+Never ``fork`` from the calling process. A forked child copies the parent's
+memory but not its threads: once the parent has started torch's OpenMP thread
+pool (loading a model, ``torch.set_num_threads``), the child's first parallel
+region waits for threads that do not exist, and the run hangs at 0 % CPU for
+ever (what ``salscope evaluate --workers N`` did with a deep model, issue 20).
+
+Workers come from Python's ``forkserver``: a fresh interpreter, started once
+per process, that imports the heavy libraries in :data:`PRELOAD` (torch, scipy)
+and then only forks workers. It never runs a torch operation, so no thread pool
+exists in it to be lost by a fork, and each worker starts its own; a worker
+starts in a fraction of a second instead of re-importing torch (about 2 s
+each). Where ``forkserver`` does not exist (Windows) workers are spawned. As
+with ``spawn``, each worker gets the caller's ``sys.path`` and working folder
+and runs the caller's main script as ``__mp_main__`` (so classes defined in a
+script unpickle; the script needs ``if __name__ == "__main__":``); the
+initializer also gives it the caller's environment variables as they are now
+(the server keeps those of its own start).
 
 The job is pickled once, in the parent, with the standard pickler (tensors by
 value): a job that cannot travel fails at once with an :class:`AnalysisError`
@@ -29,7 +40,8 @@ of the hang of ``multiprocessing.Pool``.
 References
 ----------
 PyTorch, "Multiprocessing best practices" (CUDA and OpenMP in subprocesses:
-use ``spawn`` or ``forkserver``), https://pytorch.org/docs/stable/notes/multiprocessing.html
+use ``spawn`` or ``forkserver``), https://pytorch.org/docs/stable/notes/multiprocessing.html;
+Python, ``multiprocessing.set_forkserver_preload``.
 """
 
 from __future__ import annotations
@@ -47,19 +59,23 @@ from salscope.errors import AnalysisError
 from salscope.models.module import import_user_file, user_files
 
 #: Start method of every pool salscope starts (see the module docstring).
-START_METHOD = "spawn"
+START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+#: Modules the fork server imports once (fork-safe at import: no thread pool of torch, no CUDA context).
+PRELOAD = ("numpy", "scipy.ndimage", "scipy.optimize", "scipy.stats", "torch")
 
 _JOB: Callable[[int], Any] | None = None
 _INIT_ERROR: BaseException | None = None
 
 
-def _init_worker(payload: str, files: dict[str, str], threads: int | None) -> None:
-    """Worker start: user files, the job (pickled in file ``payload``), torch's thread count.
+def _init_worker(payload: str, files: dict[str, str], threads: int | None, environ: dict[str, str]) -> None:
+    """Worker start: the caller's environment, user files, the job (pickled in file ``payload``), torch's threads.
 
     An error is kept and raised by each task (an initializer that raises leaves a pool that never works).
     """
     global _JOB, _INIT_ERROR
     try:
+        os.environ.clear()
+        os.environ.update(environ)
         for key, path in files.items():
             if key not in sys.modules:
                 import_user_file(path, key)
@@ -103,8 +119,11 @@ def imap_ordered(job: Callable[[int], Any], n_items: int, workers: int, *, chunk
     with os.fdopen(fd, "wb") as fh:
         fh.write(payload)
     del payload
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(START_METHOD),
-                               initializer=_init_worker, initargs=(path, user_files(), threads))
+    ctx = multiprocessing.get_context(START_METHOD)
+    if START_METHOD == "forkserver":
+        ctx.set_forkserver_preload(list(PRELOAD))  # read when the server starts (the first pool of the process)
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(path, user_files(), threads, dict(os.environ)))
 
     def results() -> Iterator[Any]:
         try:
