@@ -99,7 +99,9 @@ def test_a_planted_difference_is_found_on_every_image(blobs):
         assert row["wilcoxon_method"] == "exact" and row["p"] == pytest.approx(2 / 2**8, rel=1e-12)
         assert row["p_holm"] == pytest.approx(2 * 2 / 2**8, rel=1e-12) and row["significant"]
     assert list(st.rows[0]) == list(COLUMNS)
-    assert "blob" in st.to_markdown() and "Holm correction over all 2 pairs × metrics" in st.to_markdown()
+    text = st.to_markdown()
+    assert "blob" in text and "Holm correction over all 2 pairs × metrics" in text
+    assert "Only 8 image(s): with fewer than 10 a bootstrap interval is too narrow" in text
 
 
 def test_identical_models_show_no_difference(blobs):

@@ -57,6 +57,8 @@ from salscope.errors import AnalysisError
 CORRECTION = "holm"
 #: Largest number of non-zero differences with an exact Wilcoxon null distribution (scipy's own limit).
 EXACT_MAX = 50
+#: Below this many images a percentile bootstrap interval is too narrow to trust; the method text says so.
+FEW_IMAGES = 10
 #: Columns of ``paired.csv``, in order.
 COLUMNS = ("metric", "model_a", "model_b", "better", "difference", "ci_lo", "ci_hi", "n_images", "p", "p_holm",
            "significant", "wilcoxon_method")
@@ -181,10 +183,15 @@ class PairedStatistics:
         boot = (f"{pct} percentile bootstrap interval ({self.n_boot} resamples of the images, seed {self.seed})"
                 if self.n_boot else "no interval (n_boot = 0)")
         n_tests = sum(1 for r in self.rows if np.isfinite(r["p"]))
+        counts = [r["n_images"] for r in self.rows if r["n_images"]] + [
+            v["n_images"] for per in self.intervals.values() for v in per.values() if v["n_images"]]
+        few = (f" Only {min(counts)} image(s): with fewer than {FEW_IMAGES} a bootstrap interval is too narrow "
+               "(it can exclude 0 where the test cannot be small); read p." if counts and self.n_boot
+               and min(counts) < FEW_IMAGES else "")
         return (f"difference = mean over images of (a − b) per-image values, {boot}; p = two-sided Wilcoxon "
                 f"signed-rank test of the per-image differences; p_holm = Holm correction over all {n_tests} "
                 f"pairs × metrics; better = the model with the better mean difference, named when p_holm < "
-                f"{self.alpha:g} (else n.s.); KLD and EMD: lower is better.")
+                f"{self.alpha:g} (else n.s.); KLD and EMD: lower is better.{few}")
 
     def to_json(self) -> dict[str, Any]:
         return {
