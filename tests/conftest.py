@@ -1,8 +1,9 @@
-"""Shared fixtures: where the real data is, and quiet progress bars."""
+"""Shared fixtures: the real data, quiet progress bars, isolated cache and settings, planted models, model specs."""
 
 from __future__ import annotations
 
 import os
+import textwrap
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,7 +15,11 @@ from hypothesis import settings
 from PIL import Image
 from torch import nn
 
+from salscope.models.backbones import get_backbone
 from salscope.models.backbones.base import Backbone, FeatureInfo
+from salscope.models.checkpoint import export_decoder
+from salscope.models.decoders import build_decoder
+from salscope.models.deep import SaliencyNetwork
 
 # Property tests draw the same examples on every run (a CI failure can be replayed) and have no
 # per-example deadline (timings on a shared 2-core machine vary tenfold).
@@ -47,9 +52,11 @@ def reference_root() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test gets its own SALSCOPE_CACHE and TORCH_HOME, so nothing leaks into (or is read from) ~/.cache."""
+    """Each test gets its own SALSCOPE_CACHE, TORCH_HOME and config folder, so nothing leaks into ~/.cache or
+    ~/.config (a data root that worked is remembered in $XDG_CONFIG_HOME/salscope/settings.toml)."""
     monkeypatch.setenv("SALSCOPE_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture(scope="session")
@@ -187,3 +194,64 @@ def planted_model():
 @pytest.fixture(scope="session")
 def swapped_model():
     return Planted(swap=True).eval()
+
+
+# -- model specs of every source the factory knows (written once per session) -----------------------
+# A user's own file: a saliency module (log-density output) and an encoder module, both hand-written.
+USER_FILE = textwrap.dedent('''
+    import torch
+    from torch import nn
+
+
+    class Blobs(nn.Module):
+        """Log-density of a brightness map: log_softmax over pixels of a 1x1 conv on the image."""
+
+        output = "log_density"
+
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 1, 1)
+            with torch.no_grad():
+                self.conv.weight.fill_(1.0)
+                self.conv.bias.zero_()
+
+        def forward(self, x):
+            y = self.conv(x)[:, 0]
+            return torch.log_softmax(y.flatten(1), dim=1).view_as(y)
+
+
+    class Brightness(nn.Module):
+        """A saliency map (no density): the mean of the normalised channels."""
+
+        def forward(self, x):
+            return x.mean(dim=1)
+
+
+    def make_density():
+        return Blobs()
+
+
+    def make_map():
+        return Brightness()
+
+
+    def not_a_module():
+        return 42
+''')
+
+
+@pytest.fixture(scope="session")
+def user_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("user") / "mymodels.py"
+    path.write_text(USER_FILE)
+    return path
+
+
+@pytest.fixture(scope="session")
+def decoder_ckpt(tmp_path_factory):
+    """A decoder-only checkpoint over the shipped (offline) efficientnet_lite0 ImageNet encoder."""
+    torch.manual_seed(0)
+    enc = get_backbone("efficientnet_lite0", weights="imagenet")
+    dec = build_decoder("readout", {i.name: i.channels for i in enc.feature_info}, ["block4", "block15"])
+    net = SaliencyNetwork(enc, dec, (48, 64), encoder_spec={"name": "efficientnet_lite0", "weights": "imagenet"})
+    return export_decoder(net.eval(), tmp_path_factory.mktemp("ckpt") / "tiny.pt")

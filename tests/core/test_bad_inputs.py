@@ -96,6 +96,8 @@ CASES = [
     # 2. batch sizes, threads, workers, image counts out of range
     ("evaluate-workers", ["evaluate", "center_bias", "--dataset", "{good}", "--workers", "-2", "--out", "{out}/e3"],
      "--workers must be at least 1, got -2"),
+    ("evaluate-n-boot", ["evaluate", "center_bias", "--dataset", "{good}", "--n-boot", "-1", "--out", "{out}/e5"],
+     "--n-boot must be at least 0 (0 = no bootstrap intervals), got -1"),
     ("evaluate-max-images", ["evaluate", "center_bias", "--dataset", "{good}", "--max-images", "-1", "--out", "{out}/e4"],
      "--max-images must be a whole number >= 0 (0 = all images), got -1"),
     ("dissect-batch", ["dissect", "--model", "vgg16", "--dataset", "{good}", "--layers", "conv1_1", "--batch-size", "0",

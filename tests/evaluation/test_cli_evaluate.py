@@ -33,6 +33,22 @@ def test_evaluate_cli_writes_tables_and_examples(data_root, tmp_path, capsys):
     assert cb["nss"] == pytest.approx(nss_rows, abs=0.2)  # pooled vs per-image mean: close, not equal
     assert (out / "summary.md").read_text().startswith("| model | AUC | NSS | CC |")
     assert (out / "examples_center_bias.png").stat().st_size > 1000
+    # paired statistics (issue 20): one pair × 3 metrics, the difference is the mean per-image difference
+    with open(out / "paired.csv") as fh:
+        paired = list(csv.DictReader(fh))
+    assert [(r["metric"], r["model_a"], r["model_b"]) for r in paired] == [
+        (m, "center_bias", "inter_observer") for m in ("auc", "nss", "cc")]
+    for r in paired:
+        per = {(x["model"], x["image_id"]): float(x[r["metric"]]) for x in rows}
+        d = [per["center_bias", i] - per["inter_observer", i] for i in ("1002", "1012")]
+        assert float(r["difference"]) == pytest.approx(np.mean(d), abs=1e-12)
+        assert r["better"] == "inter_observer" and float(r["ci_lo"]) <= float(r["difference"]) <= float(r["ci_hi"])
+        # 2 images of one sign: exact p = 2/4; Holm over the 3 tests: min(1, 3 p)
+        assert float(r["p"]) == 0.5 and float(r["p_holm"]) == 1.0 and r["significant"] == "False"
+    assert "p_holm" in printed and "Holm correction over all 3 pairs × metrics" in printed
+    iv = summary["mean_intervals"]["inter_observer"]["nss"]
+    assert iv["mean"] == pytest.approx(io["nss"], rel=1e-12) and iv["lo"] <= iv["mean"] <= iv["hi"]
+    assert json.loads((out / "paired.json").read_text())["correction"] == "holm"
 
 
 def test_evaluate_cli_reports_bad_input_as_one_line(data_root, tmp_path, capsys):

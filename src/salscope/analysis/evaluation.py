@@ -40,6 +40,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope import metrics as M
+from salscope.analysis.pool import imap_ordered
 from salscope.analysis.tabular import TabularResult
 from salscope.errors import AnalysisError, MetricError, ModelError
 from salscope.metrics.catalogue import (
@@ -355,6 +356,8 @@ class EvaluationResult(TabularResult):
     skipped_images: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)   # model → deep | classical | baseline | precomputed | other
+    #: More top-level keys of summary.json from later analyses (salscope.analysis.paired: ``mean_intervals``).
+    extra: dict[str, Any] = field(default_factory=dict)
     _sums: dict = field(default_factory=dict, repr=False)
 
     def _add(self, model: str, index: int, image_id: str, n_fix: int, values: dict[str, np.ndarray]) -> None:
@@ -436,6 +439,7 @@ class EvaluationResult(TabularResult):
             "skipped_images": self.skipped_images,
             "notes": self.notes,
             "summary": self.summary(),
+            **{k: v for k, v in self.extra.items() if k != "summary"},
         }
 
     def write(self, out_dir: str | os.PathLike, table_formats: Sequence[str] = ("md",)) -> dict[str, Path]:
@@ -560,10 +564,15 @@ def evaluate(
         and model, so its score does not depend on the other images, the
         metric list or ``workers``.
     workers : int
-        Score images in this many processes (forked; POSIX only). Results come
-        back in image order and are identical to ``workers=1``; each worker
-        runs its models independently (a model using torch threads should be
-        limited to one thread per worker).
+        Score images in this many processes, forked from a clean fork server
+        (never from this process: safe with torch; :mod:`salscope.analysis.pool`).
+        Results come back in image order and are identical to ``workers=1``.
+        The models and the data set are pickled to each worker (a model class
+        must be importable by name); each worker runs torch with this process's
+        thread count, so lower that (``torch.set_num_threads``,
+        ``OMP_NUM_THREADS``) to share the cores. The fork server costs one
+        start-up per process (about 2 s: Python, torch, scipy), each pool a
+        second or so: worth it for hundreds of images, not for five.
     reuse_maps : bool
         When a model returns a map equal (same shape and values) to the one it
         gave for the previous image — the centre-bias baseline, any
@@ -647,11 +656,11 @@ def evaluate(
     )
     job = _ImageJob(ctx, dataset, sources, base_src, skip_empty, reuse_maps)
     if "sauc" in metrics and convention == "tuebingen" and n_images:
-        # built before forking so that every worker inherits it
+        # built once here, so that every worker receives it with the job
         job.negatives._grid(job.shape(0))
     workers = min(int(workers), max(n_images, 1))
     if workers > 1:
-        outputs = _parallel(job, n_images, workers)
+        outputs = imap_ordered(job, n_images, workers, what="evaluation (its models and data set)")
     else:
         outputs = map(job, range(n_images))
     for scored in track(outputs, f"evaluating {', '.join(names)}", total=n_images):
@@ -738,39 +747,6 @@ class _ImageJob:
                 )
             scored.append((src.name, i, image_id, int(sel.sum()), values))
         return scored
-
-
-_WORKER_JOB: _ImageJob | None = None
-
-
-def _run_in_worker(i: int) -> str | list:
-    assert _WORKER_JOB is not None
-    return _WORKER_JOB(i)
-
-
-def _parallel(job: _ImageJob, n_images: int, workers: int):
-    """Run ``job`` on image indices ``0..n_images-1`` in ``workers`` forked processes, results in order."""
-    import multiprocessing
-
-    global _WORKER_JOB
-    if "fork" not in multiprocessing.get_all_start_methods():
-        raise AnalysisError(f"workers={workers} needs the 'fork' start method (Linux/macOS); use workers=1 here")
-    _WORKER_JOB = job  # inherited by the forked workers
-    try:
-        pool = multiprocessing.get_context("fork").Pool(workers)
-    finally:
-        _WORKER_JOB = None
-    chunk = max(1, min(8, n_images // (4 * workers)))
-
-    def results():
-        try:
-            yield from pool.imap(_run_in_worker, range(n_images), chunksize=chunk)
-            pool.close()
-        finally:
-            pool.terminate()
-            pool.join()
-
-    return results()
 
 
 def _gold(ctx: _Context, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

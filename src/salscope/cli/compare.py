@@ -9,6 +9,7 @@ import typer
 
 from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
 from salscope.cli.options import (
+    DATA_DIR_HELP,
     ENCODER_HELP,
     INPUT_SIZE_HELP,
     LABELS_HELP,
@@ -49,7 +50,7 @@ def compare(
     spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
     n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over probe images (0 = none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and of the data split."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     neurons: Optional[str] = typer.Option(None, "--neurons", help="Comma-separated `salscope dissect` result folders, one per model in --model order: adds the category shift."),
     figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from salscope.cli.options import DATA_DIR_HELP
+
 #: What ``data show --out`` writes (matplotlib formats that need nothing beyond matplotlib).
 FIGURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
-
-DATA_DIR_HELP = "Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."
 
 
 def _root(data_dir: Optional[Path]) -> Path:
@@ -25,14 +26,21 @@ def register(app: typer.Typer) -> None:
 
     @data_app.command("list")
     def list_cmd(data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
-        """List the known data sets and whether each is present in the data folder."""
-        from salscope.data.loaders import LOADERS
+        """List the known data sets, whether each is present, and the data root with the rule that gave it."""
         from salscope.data.fetch import REMOTE_DATASETS
+        from salscope.data.loaders import LOADERS
+        from salscope.errors import DataError
+        from salscope.settings import DATA_ENV, find_data_root
 
         try:
-            root = _root(data_dir)
-        except Exception:
+            found = find_data_root(data_dir)
+            root = found.path
+            typer.echo(f"data root      {root} ({found.describe()})")
+        except DataError as exc:
+            if data_dir is not None or os.environ.get(DATA_ENV):
+                raise  # a root that was named but is missing: say so, as every other command does
             root = None
+            typer.echo(f"data root      none: {exc}")
         names = sorted(set(LOADERS) | set(REMOTE_DATASETS) | {"osie-regions", "osie-scenes"})
         for name in names:
             present = root is not None and (root / name).is_dir()
@@ -47,7 +55,7 @@ def register(app: typer.Typer) -> None:
         import numpy as np
 
         from salscope.data.loaders import load_dataset
-        from salscope.data.splits import split_indices, DEFAULT_FRACTIONS
+        from salscope.data.splits import DEFAULT_FRACTIONS, split_indices
 
         ds = load_dataset(name, data_dir)
         f = ds.fixations
@@ -83,11 +91,11 @@ def register(app: typer.Typer) -> None:
                  sigma_deg: float = typer.Option(1.0, "--sigma-deg", help="Density blur in degrees of visual angle."),
                  data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP)) -> None:
         """Draw an image's fixations (and region outlines) and its fixation density into a PNG."""
+        import math
+
         from salscope.data.loaders import load_dataset
         from salscope.data.regions import load_regions
         from salscope.data.viz import show_image
-        import math
-
         from salscope.errors import ConfigError
         from salscope.report.figures import save_figure
 
@@ -112,7 +120,7 @@ def register(app: typer.Typer) -> None:
 
     @data_app.command("fetch")
     def fetch_cmd(name: str = typer.Argument(..., help="Data set to download (osie)."),
-                  data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP + " Else ~/.cache/salscope/data."),
+                  data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP + " Else <cache>/data ($SALSCOPE_CACHE, ~/.cache/salscope)."),
                   base_url: Optional[str] = typer.Option(None, "--base-url", help="Mirror URL (else SALSCOPE_<NAME>_URL or upstream)."),
                   force: bool = typer.Option(False, "--force", help="Download again even if present.")) -> None:
         """Download a data set (streamed, resumable, sha256-checked, renamed into place when complete)."""

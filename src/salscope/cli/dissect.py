@@ -25,6 +25,7 @@ import typer
 
 from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
 from salscope.cli.options import (
+    DATA_DIR_HELP,
     ENCODER_HELP,
     INPUT_SIZE_HELP,
     LABELS_HELP,
@@ -83,7 +84,7 @@ def dissect_command(
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Write the heat map, masked activation maps and comparison figures."),
     report: bool = typer.Option(False, "--report/--no-report", help="Also write OUT/report/: an offline HTML report with the neuron browser (every channel, its top regions as thumbnails, its scores in each model; deep links #layer/channel)."),
     figure_categories: str = typer.Option("person head,text", "--figure-categories", help="Categories for the masked activation maps (comma-separated)."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     weights: str = typer.Option("imagenet", "--weights", help="Weights for a backbone name: imagenet or none (random)."),
     threads: Optional[int] = typer.Option(None, "--threads", help="torch CPU threads."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),

@@ -9,6 +9,7 @@ import typer
 
 from salscope.cli._output import FIGURE_FORMATS_HELP, TABLE_FORMATS_HELP
 from salscope.cli.options import (
+    DATA_DIR_HELP,
     LABELS_HELP,
     MAX_IMAGES_HELP,
     SPREAD_IMAGES_HELP,
@@ -42,20 +43,29 @@ def register(app: typer.Typer) -> None:
         convention: str = typer.Option("tuebingen", "--convention", help="tuebingen (pysaliency) or mit (legacy MATLAB)."),
         average: str = typer.Option("fixation", "--average", help="Average fixation metrics per fixation or per image."),
         baseline: str = typer.Option("center_bias", "--baseline", help="Model that information gain is measured against."),
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("evaluate") + " Holds per_image.csv, summary.json, summary.md, figures."),
+        out: Optional[Path] = typer.Option(None, "--out", "-o", help=out_help("evaluate") + " Holds per_image.csv, summary.json, summary.md, paired.csv, paired.json, figures."),
         examples: int = typer.Option(0, "--examples", help="Save the K best and K worst images of each model as a figure."),
         max_images: Optional[int] = typer.Option(None, "--max-images", help=MAX_IMAGES_HELP),
         spread_images: Optional[int] = typer.Option(None, "--spread-images", help=SPREAD_IMAGES_HELP),
-        seed: int = typer.Option(0, "--seed", help="Split seed and seed of random AUC splits."),
+        seed: int = typer.Option(0, "--seed", help="Split seed, seed of random AUC splits and of the bootstrap."),
+        n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples over images for the intervals on every mean and every paired difference (0 = none)."),
         strict: bool = typer.Option(False, "--strict", help="Fail on images without fixations instead of skipping them."),
         device: str = typer.Option("auto", "--device", help=DEVICE_HELP + " For deep models; metrics run on the CPU."),
         workers: int = typer.Option(1, "--workers", help="Score images in N processes (same results, in order)."),
-        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Folder holding one sub-folder per data set (default: $SALSCOPE_DATA)."),
+        data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
         figure_formats: str = typer.Option("png", "--figure-formats", help=FIGURE_FORMATS_HELP),
         table_formats: str = typer.Option("md", "--table-formats", help=TABLE_FORMATS_HELP + " Written as summary.<format> (md with the notes)."),
     ) -> None:
-        """Score models on a data set split and write per-image and summary tables."""
+        """Score models on a data set split; write per-image and summary tables and paired statistics.
+
+        Every pair of models is compared image by image: the mean difference with its bootstrap
+        interval, a Wilcoxon signed-rank p and its Holm correction over all pairs × metrics
+        (paired.csv, paired.json); summary.json gains an interval on every mean (mean_intervals).
+        """
+        from rich.console import Console
+
         from salscope.analysis.evaluation import evaluate, write_examples
+        from salscope.analysis.paired import add_statistics
         from salscope.cli._output import print_table
         from salscope.data import load_dataset
         from salscope.errors import ConfigError
@@ -68,6 +78,8 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--workers must be at least 1, got {workers}")
         if examples < 0:
             raise ConfigError(f"--examples must be >= 0, got {examples}")
+        if n_boot < 0:
+            raise ConfigError(f"--n-boot must be at least 0 (0 = no bootstrap intervals), got {n_boot}")
         specs = labelled(models, labels)
         figures = parse_figure_formats(figure_formats)
         tables = parse_table_formats(table_formats)
@@ -84,8 +96,14 @@ def register(app: typer.Typer) -> None:
             specs, ds, metrics=names, convention=convention, average=average, baseline=baseline,
             max_images=max_images, skip_empty=not strict, seed=seed, workers=workers, device=str(resolve_device(device)),
         )
-        paths = result.write(out, table_formats=tables)
+        paired = add_statistics(result, n_boot=n_boot, seed=seed)
+        paths = {**result.write(out, table_formats=tables), **paired.write(out)}
         print_table(result.rich_table())
+        console = Console()
+        if console.is_terminal:
+            console.print(paired.rich_table())
+        else:  # a log or a pipe: full values and the method line, never cut to the width of a table
+            typer.echo(paired.to_markdown())
         if result.skipped_images:
             typer.echo(f"skipped {len(result.skipped_images)} image(s) without fixations: {', '.join(result.skipped_images[:10])}")
         if examples:

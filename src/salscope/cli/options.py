@@ -10,6 +10,7 @@ One vocabulary (``../shared/STYLE.md``, "Names"):
 - ``--max-images N``: the first N images; ``--spread-images N``: N images spread
   evenly through the set. Omitted or 0: all images.
 - ``-o/--out DIR``: the output folder, ``runs/<command>`` when omitted.
+- ``--data-dir DIR``: the data root, else the rule of :mod:`salscope.settings`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ ENCODER_HELP = ("Encoder spec: a backbone name (efficientnet_lite0, vgg16, ...),
 LABELS_HELP = "Comma-separated labels for the models, in order (instead of LABEL=SPEC)."
 INPUT_SIZE_HELP = "Resize images to WIDTHxHEIGHT before the encoder (e.g. 224x224); 'none' keeps each image's size."
 MAX_IMAGES_HELP = "Use the first N images (omitted or 0: all)."
+DATA_DIR_HELP = ("Data root: a folder with one sub-folder per data set (default: $SALSCOPE_DATA, else the last root "
+                 "that worked, else ../shared/data; `salscope data list` shows which).")
 SPREAD_IMAGES_HELP = "Use N images spread evenly through the set instead of the first N (omitted or 0: all)."
 
 

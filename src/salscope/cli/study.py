@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from salscope.cli.options import DATA_DIR_HELP
 from salscope.devices import DEVICE_HELP, check_device
 from salscope.errors import ConfigError
 
@@ -21,7 +22,7 @@ def study(
     standard: bool = typer.Option(False, "--standard", help="Preset: a study whose verdicts mean something on a 2-core CPU (whole OSIE train split less the annotated images, early stopping, all 150 annotated images, whole test split)."),
     paper: bool = typer.Option(False, "--paper", help="Preset: the paper's VGG-16 set-up (needs ImageNet VGG-16 weights, ideally a GPU)."),
     out: Path = typer.Option(Path("runs/study"), "--out", "-o", help="Study folder (stages cache + report/)."),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Data root (default: $SALSCOPE_DATA)."),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     only: Optional[str] = typer.Option(None, "--only", help="Run only these stages (comma-separated); others must be cached."),
     force: Optional[str] = typer.Option(None, "--force", help="Re-run these stages even if cached (comma-separated)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config as TOML and exit."),

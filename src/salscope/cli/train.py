@@ -12,6 +12,7 @@ from typing import Optional
 
 import typer
 
+from salscope.cli.options import DATA_DIR_HELP
 from salscope.devices import DEVICE_HELP, lightning_devices
 from salscope.errors import ConfigError
 
@@ -38,7 +39,7 @@ def train_command(
     finetune_from: Optional[str] = typer.Option(None, "--finetune-from", help="Set-ups II/III: fine-tune this layer and all deeper ones (e.g. conv5_1)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="'paper': Adam 5e-3, x0.8 per epoch, batch 10, 20 epochs, 224x224, paper decoder, -NSS."),
     dataset: str = typer.Option("osie", "--dataset", help="Data set name or folder."),
-    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Data root (default $SALSCOPE_DATA)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     split: str = typer.Option("train", "--split", help="Training split."),
     val_split: str = typer.Option("val", "--val-split", help="Validation split ('none' to skip validation)."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the train/val/test split."),

@@ -26,7 +26,7 @@ from typing import Callable
 from salscope.download import download_file
 from salscope.errors import DataError
 from salscope.progress import track
-from salscope.settings import DATA_ENV, cache_dir
+from salscope.settings import DATA_ENV, DataRoot, find_data_root, remember_data_root
 
 #: Package data: the OSIE files and their sha256 (``python scripts/osie_manifest.py`` regenerates it).
 OSIE_MANIFEST = "osie_sha256.json"
@@ -90,24 +90,24 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, base_
                   force: bool = False, progress: bool = True) -> Path:
     """Download data set ``name`` into ``<data root>/<name>`` (atomically; see module doc).
 
-    The data root is ``data_dir``, else ``$SALSCOPE_DATA``, else ``<cache>/data``.
-    An existing complete ``<root>/<name>`` is kept unless ``force=True``.
+    The data root follows the one rule of :mod:`salscope.settings`
+    (``data_dir``, ``$SALSCOPE_DATA``, the remembered root, ``../shared/data``,
+    else ``<cache>/data``); a root given by ``data_dir`` or ``$SALSCOPE_DATA``
+    is created if needed and remembered once the data set is there. An existing
+    complete ``<root>/<name>`` is kept unless ``force=True``.
     """
     key = name.lower()
     if key not in REMOTE_DATASETS:
         raise DataError(f"no download known for data set {name!r}; fetchable: {', '.join(sorted(REMOTE_DATASETS))}")
     spec = REMOTE_DATASETS[key]
-    if data_dir is not None:
-        root = Path(data_dir).expanduser()
-    elif os.environ.get(DATA_ENV):
-        root = Path(os.environ[DATA_ENV]).expanduser()
-    else:
-        root = cache_dir() / "data"
+    found = find_data_root(data_dir, for_download=True)
+    root = found.path
     final = root / spec.name
     files = spec.manifest()
     if final.exists() and not force:
         missing = [rel for rel in files if not (final / rel).is_file()]
         if not missing:
+            _remember(found)
             return final
         raise DataError(f"{final} exists but lacks {len(missing)} file(s), e.g. {missing[0]}; "
                         "remove it or pass --force to fetch again")
@@ -130,4 +130,10 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, base_
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, final)
+    _remember(found)
     return final
+
+
+def _remember(root: DataRoot) -> None:
+    if root.source in ("--data-dir", DATA_ENV):
+        remember_data_root(root.path)

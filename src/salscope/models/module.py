@@ -41,14 +41,15 @@ from salscope.models.deep import images_to_batch
 OUTPUTS = ("map", "log_density")
 
 
-def load_factory(path: str | os.PathLike, factory: str) -> nn.Module:
-    """Import ``path`` as a module and return ``getattr(module, factory)()``, checked to be an ``nn.Module``."""
+#: Module names of imported user files in ``sys.modules`` (one per resolved file path).
+USER_MODULE_PREFIX = "salscope_user_"
+
+
+def import_user_file(path: str | os.PathLike, key: str | None = None) -> Any:
+    """Import the user file ``path`` as module ``key`` (default ``salscope_user_<hash of the path>``), registered
+    in ``sys.modules`` so that pickle finds its classes (worker processes import it again under the same key)."""
     path = Path(path)
-    if path.suffix != ".py" or not path.is_file():
-        raise ModelError(f"model file {path} does not exist or is not a .py file; write the spec as FILE.py:FACTORY")
-    if not factory.isidentifier():
-        raise ModelError(f"model spec {path}:{factory}: '{factory}' is not a Python function name")
-    key = "salscope_user_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    key = key or USER_MODULE_PREFIX + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(key, path)
     if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
         raise ModelError(f"model file {path} cannot be imported")
@@ -59,6 +60,23 @@ def load_factory(path: str | os.PathLike, factory: str) -> nn.Module:
     except Exception as exc:  # noqa: BLE001 (the user's code may raise anything)
         sys.modules.pop(key, None)
         raise ModelError(f"model file {path} failed to import: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def user_files() -> dict[str, str]:
+    """``{module key: file}`` of every user file imported in this process (for :func:`import_user_file` elsewhere)."""
+    return {name: str(mod.__file__) for name, mod in list(sys.modules.items())
+            if name.startswith(USER_MODULE_PREFIX) and getattr(mod, "__file__", None)}
+
+
+def load_factory(path: str | os.PathLike, factory: str) -> nn.Module:
+    """Import ``path`` as a module and return ``getattr(module, factory)()``, checked to be an ``nn.Module``."""
+    path = Path(path)
+    if path.suffix != ".py" or not path.is_file():
+        raise ModelError(f"model file {path} does not exist or is not a .py file; write the spec as FILE.py:FACTORY")
+    if not factory.isidentifier():
+        raise ModelError(f"model spec {path}:{factory}: '{factory}' is not a Python function name")
+    module = import_user_file(path)
     fn = getattr(module, factory, None)
     if not callable(fn):
         found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))

@@ -30,7 +30,7 @@ from salscope.data.loaders.mit1003 import MIT1003_PPD, MIT1003_RATE_HZ, load_mit
 from salscope.data.loaders.osie import OSIE_PPD, load_osie
 from salscope.data.loaders.salicon import SALICON_PPD, load_salicon
 from salscope.errors import DataError
-from salscope.settings import data_dir as _data_dir
+from salscope.settings import dataset_dir
 
 __all__ = [
     "CAT2000_CATEGORIES", "CAT2000_PPD", "LOADERS", "MIT1003_PPD", "MIT1003_RATE_HZ", "OSIE_PPD", "SALICON_PPD",
@@ -51,7 +51,7 @@ LOADERS = {
 def load_dataset(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Dataset:
     """Load a data set by name (``osie``, ``mit1003``, ``cat2000``, ``salicon``, ``salicon-val``) or folder.
 
-    A name is looked up under the data root (``data_dir`` or ``$SALSCOPE_DATA``).
+    A name is looked up under the data root (``data_dir``, else the rule of :mod:`salscope.settings`).
     A folder's layout is recognised: ``eye/fixations.mat`` → OSIE, ``ALLSTIMULI/``
     → MIT1003, ``FIXATIONLOCS/`` → CAT2000, ``images/train`` + SALICON fixations →
     SALICON train, otherwise the generic folder format (:func:`load_folder`).
@@ -60,11 +60,8 @@ def load_dataset(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | 
     if key in LOADERS:
         if key == "osie":
             return load_osie(data_dir)
-        root = _data_dir(data_dir)
-        sub = root / key.replace("-val", "")
-        if not sub.is_dir():
-            raise DataError(f"data set '{key}' not found: looked for {sub}; put the unpacked release there")
-        return LOADERS[key](root)
+        sub = dataset_dir(key.replace("-val", ""), data_dir, fix="put the unpacked release there")
+        return LOADERS[key](sub.parent)
     p = Path(name_or_path)
     if p.is_dir():
         if (p / "eye" / "fixations.mat").is_file():

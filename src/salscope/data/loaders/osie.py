@@ -28,7 +28,7 @@ def load_osie(data_dir: str | os.PathLike | None = None) -> Dataset:
     ``x - 1``, ``y - 1``. Subjects are the positions 0..14 of the per-image subject
     cells; ``order`` is the 0-based position in the scanpath; durations are in ms.
 
-    ``data_dir`` is the data root (else ``$SALSCOPE_DATA``) or the ``osie`` folder itself.
+    ``data_dir`` is the data root (else the rule of :mod:`salscope.settings`) or the ``osie`` folder itself.
 
     References
     ----------

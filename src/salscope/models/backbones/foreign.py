@@ -36,6 +36,19 @@ from salscope.models.nethook import capture
 PROBE_SIZE = 224
 
 
+class Normalize:
+    """``(x − mean) / std`` per channel of a ``B×3×H×W`` batch (a class, not a closure, so that models pickle)."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        self.mean = tuple(float(v) for v in mean)
+        self.std = tuple(float(v) for v in std)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        m = torch.tensor(self.mean, dtype=x.dtype, device=x.device)[:, None, None]
+        s = torch.tensor(self.std, dtype=x.dtype, device=x.device)[:, None, None]
+        return (x - m) / s
+
+
 def module_preprocess(module: nn.Module, name: str = "module") -> Callable[[torch.Tensor], torch.Tensor]:
     """The preprocessing rule of a user's module: its ``preprocess``, else ``(x − mean) / std`` (its own or ImageNet's)."""
     pre = getattr(module, "preprocess", None)
@@ -44,15 +57,7 @@ def module_preprocess(module: nn.Module, name: str = "module") -> Callable[[torc
             raise ModelError(f"{name}: its 'preprocess' attribute is a {type(pre).__name__}, not a callable taking a "
                              "B×3×H×W batch in [0, 1]")
         return pre
-    mean = tuple(float(v) for v in getattr(module, "mean", None) or IMAGENET_MEAN)
-    std = tuple(float(v) for v in getattr(module, "std", None) or IMAGENET_STD)
-
-    def normalize(x: torch.Tensor) -> torch.Tensor:
-        m = torch.tensor(mean, dtype=x.dtype, device=x.device)[:, None, None]
-        s = torch.tensor(std, dtype=x.dtype, device=x.device)[:, None, None]
-        return (x - m) / s
-
-    return normalize
+    return Normalize(getattr(module, "mean", None) or IMAGENET_MEAN, getattr(module, "std", None) or IMAGENET_STD)
 
 
 class _Foreign(nn.Module):
