@@ -175,13 +175,14 @@ def zscore(s: Any, ddof: int = 0) -> Any:
     return (s - mean) / std
 
 
-def floored(m: np.ndarray, floor: float) -> np.ndarray:
+def floored(m: np.ndarray, floor: float, low: Any = None) -> np.ndarray:
     """``m`` shifted to be non-negative (only if it has negatives) plus ``floor``: a new array.
 
     ``m - min(m) + floor`` when ``min(m) < 0``, else ``m + floor`` (pysaliency's
     KLD operands, before normalisation; shared by :func:`kld` and the suite).
+    ``low`` is ``m.min()`` when the caller already knows it.
     """
-    low = m.min()
+    low = m.min() if low is None else low
     if low < 0:
         out = m - low
         out += floor

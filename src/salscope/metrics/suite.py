@@ -4,9 +4,12 @@
 :func:`~salscope.metrics.shuffled_auc`, :func:`~salscope.metrics.auc_judd`,
 :func:`~salscope.metrics.nss`, :func:`~salscope.metrics.cc`,
 :func:`~salscope.metrics.kld` and :func:`~salscope.metrics.sim` called one by one
-(same formulas, same floating-point operations, so the same bits), but sorts
-the map once, computes its mean / centred norm / minimum / sum once, and takes
-the gold map's share (centred map, floored density, normalised density) from a
+(same formulas, same floating-point operations, so the same bits). The rank
+metrics take their counts ``#{s < v}``, ``#{s <= v}`` at the fixated values
+from one :class:`~salscope.metrics.ranks.ValueRanks` (buckets instead of a sort
+of the map; a map reused for another image is sorted once instead); the map's
+sum, minimum, mean and centred norm are computed once, and the gold map's
+share (centred map, floored density, normalised density) comes from a
 :class:`GoldStats` that several models can share. The shuffled-AUC negatives
 are given as the flat indices of *all* fixations on this grid plus this
 image's own entries among them: ``#{neg < v} = #{all < v} - #{own < v}``,
@@ -22,6 +25,7 @@ import numpy as np
 from salscope.errors import MetricError
 from salscope.metrics._common import TUEBINGEN_DENSITY_FLOOR, floored, require_fixations, to_density
 from salscope.metrics.auc import fixated_pixels_with_negatives, judd_tuebingen
+from salscope.metrics.ranks import SortedRanks, ValueRanks
 
 #: Metrics :func:`tuebingen_suite` computes.
 SUITE_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim")
@@ -37,24 +41,45 @@ class GoldStats:
 
     def __init__(self, gold: np.ndarray):
         self.gold = gold
-        self._centred = self._floored = self._density = None
+        self._centred = self._floored = self._density = self._total = self._low = None
+
+    def total(self) -> Any:
+        if self._total is None:
+            self._total = self.gold.sum()
+        return self._total
+
+    def low(self) -> Any:
+        if self._low is None:
+            self._low = self.gold.min()
+        return self._low
 
     def centred(self) -> tuple[np.ndarray, float]:
         if self._centred is None:
-            cg = (self.gold - self.gold.mean()).ravel()
+            cg = (self.gold - self.total() / self.gold.size).ravel()  # gold.mean(): the same sum / n
             self._centred = (cg, float(np.dot(cg, cg)))
         return self._centred
 
     def floored(self) -> tuple[np.ndarray, Any]:
         if self._floored is None:
-            b = floored(self.gold, TUEBINGEN_DENSITY_FLOOR)
+            b = floored(self.gold, TUEBINGEN_DENSITY_FLOOR, low=self.low())
             self._floored = (b.ravel(), b.sum())
         return self._floored
 
     def density(self) -> np.ndarray:
         if self._density is None:
-            self._density = to_density(self.gold).ravel()
+            self._density = _density(self.gold, self.low(), self.total())
         return self._density
+
+
+def _density(m: np.ndarray, low: Any, total: Any) -> np.ndarray:
+    """``to_density(m).ravel()`` from the map's known minimum and sum (``m / sum`` for a non-negative map).
+
+    A map that already sums to exactly 1 is returned as it is (``m / 1.0`` has the same bits); callers
+    must not write into the result.
+    """
+    if low >= 0 and total != 0:
+        return m.ravel() if total == 1.0 else m.ravel() / total
+    return to_density(m).ravel()
 
 
 class MapStats:
@@ -80,8 +105,9 @@ class MapStats:
             )
         self.smap, self.values, self.total = s, s.ravel(), total
         self._reference: np.ndarray | None = s.copy() if remember else None
-        self._sorted = self._centred = self._floored = self._density = None
+        self._sorted = self._centred = self._floored = self._density = self._low = None
         self._at: tuple[np.ndarray, np.ndarray] | None = None
+        self._uses = 0
 
     def equals(self, other: Any) -> bool:
         """Same shape and values as the map this object was built from."""
@@ -99,6 +125,23 @@ class MapStats:
             self._sorted = np.sort(self.values)
         return self._sorted
 
+    def low(self) -> Any:
+        if self._low is None:
+            self._low = self.values.min()
+        return self._low
+
+    def ranks(self, queries: np.ndarray) -> ValueRanks | SortedRanks:
+        """Counts of map values below / at ``queries`` (the fixated values of one image).
+
+        The first image gets a :class:`ValueRanks` (no sort, O(N)); a map
+        scored again for another image (``reuse_maps``) is sorted once and
+        ranked by ``searchsorted`` from then on. Same integers either way.
+        """
+        self._uses += 1
+        if self._uses > 1 or self._sorted is not None:
+            return SortedRanks(self.sorted(), queries, self.sorted_at)
+        return ValueRanks(self.values, queries)
+
     def centred(self) -> tuple[Any, np.ndarray, float]:
         if self._centred is None:
             mean = self.total / self.values.size  # zscore_stats: sum / n, centred map, BLAS dot
@@ -108,16 +151,13 @@ class MapStats:
 
     def floored(self) -> tuple[np.ndarray, Any]:
         if self._floored is None:
-            a = floored(self.smap, TUEBINGEN_DENSITY_FLOOR).ravel()
+            a = floored(self.smap, TUEBINGEN_DENSITY_FLOOR, low=self.low()).ravel()
             self._floored = (a, a.sum())
         return self._floored
 
     def density(self) -> np.ndarray:
         if self._density is None:
-            if self.values.min() >= 0 and self.total != 0:  # to_density(s) is s / sum(s): reuse the sum
-                self._density = self.values / self.total
-            else:
-                self._density = to_density(self.smap).ravel()
+            self._density = _density(self.smap, self.low(), self.total)
         return self._density
 
     def sorted_at(self, flat: np.ndarray) -> np.ndarray:
@@ -182,22 +222,23 @@ def tuebingen_suite(
     get_gold = gold if callable(gold) else (lambda: gold)
     out: dict[str, Any] = {}
 
+    if "sauc" in metrics:
+        if negatives is None:
+            raise MetricError("tuebingen_suite: sauc needs negatives=(all_flat, own_flat)")
+        if negatives[0].size - negatives[1].size <= 0:
+            raise MetricError("shuffled_auc: other_xs, other_ys are empty; give the fixations of other images as negatives")
+    ranks = st.ranks(fixated) if any(m in metrics for m in ("auc", "auc_judd", "sauc")) else None
     if "auc" in metrics or "auc_judd" in metrics:
-        all_sorted = st.sorted()
+        left, right = ranks.counts()  # #{s < v}, #{s <= v} over every pixel, per fixation
         if "auc" in metrics:  # rank AUC against every pixel (metrics.auc)
-            left, right = _counts(all_sorted, fixated)
             out["auc"] = (left + 0.5 * (right - left)) / n_pixels
         if "auc_judd" in metrics:  # metrics.auc_judd, tuebingen, no jitter
             unique = fixated_pixels_with_negatives(flat, n_pixels)
-            out["auc_judd"] = judd_tuebingen(values, fixated, unique, all_sorted)
+            out["auc_judd"] = judd_tuebingen(values, fixated, unique, left)
     if "sauc" in metrics:  # metrics.shuffled_auc, tuebingen
-        if negatives is None:
-            raise MetricError("tuebingen_suite: sauc needs negatives=(all_flat, own_flat)")
         all_flat, own_flat = negatives
         n_neg = all_flat.size - own_flat.size
-        if n_neg <= 0:
-            raise MetricError("shuffled_auc: other_xs, other_ys are empty; give the fixations of other images as negatives")
-        l_all, r_all = _counts(st.sorted_at(all_flat), fixated)
+        l_all, r_all = ranks.counts(all_flat)
         l_own, r_own = _counts(np.sort(values[own_flat]), fixated)
         left, right = l_all - l_own, r_all - r_own
         out["sauc"] = (left + 0.5 * (right - left)) / n_neg

@@ -1,0 +1,145 @@
+"""Rank a few query values among many map values without sorting the map.
+
+The rank metrics (AUC, shuffled AUC, AUC-Judd) only need, for each of the
+``k`` fixated values ``q``, the counts ``#{s < q}`` and ``#{s <= q}`` over the
+``N`` pixels (or over the other images' fixations). Sorting the map costs
+``O(N log N)``; :class:`ValueRanks` gets the same integers in ``O(N)`` passes:
+
+1. a monotone bucket index ``b(s) = trunc(clip((s - l) * c, 0, B + 1))`` for
+   every pixel, ``B`` buckets spanning the queries' range (IEEE rounding of a
+   subtraction and of a multiplication by ``c > 0`` is monotone, so
+   ``b(s) < b(q)`` implies ``s < q`` and ``b(s) > b(q)`` implies ``s > q``);
+2. one ``bincount`` of the buckets; the pixels in buckets holding no query
+   are counted from its cumulative sum;
+3. the few pixels sharing a bucket with a query are compared with the
+   queries exactly.
+
+The counts are the same integers as ``np.searchsorted(np.sort(s), q)``
+(``side="left"`` and ``"right"``), so every AUC computed from them has the
+same bits as the sort-based one (tested against it on ties, constant maps,
+integer maps and extreme ranges).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+#: Number of buckets spanning the range of the queries.
+BUCKETS = 1 << 16
+
+
+class ValueRanks:
+    """Counts of values below / at most each query, for the full array or any gathered subset of it.
+
+    ``ValueRanks(values, queries)`` buckets ``values`` (flat float64) once;
+    :meth:`counts` returns ``(less, less_equal)`` per query — with
+    ``index=`` over ``values[index]`` (a multiset: repeated indices count
+    repeatedly), reusing the buckets.
+
+    Parameters
+    ----------
+    values : (N,) float64 array
+        Finite values (the flat saliency map).
+    queries : (k,) float64 array
+        The values to rank (e.g. the map at the fixations); any finite floats.
+    """
+
+    def __init__(self, values: np.ndarray, queries: np.ndarray, buckets: int = BUCKETS):
+        self.values = values
+        queries = np.asarray(queries, dtype=np.float64).ravel()
+        self.unique, self._where = np.unique(queries, return_inverse=True)
+        self._bucket = self._bucket_map(buckets)
+        if self._bucket is not None:
+            u_buckets = self._bucket(self.unique)
+            self._query_buckets = u_buckets
+            self._top = buckets + 2
+            self._holds_query = np.zeros(self._top, dtype=bool)
+            self._holds_query[u_buckets] = True
+            # which (first) query a bucket holds; one query per bucket allows a linear exact step
+            self._first = np.zeros(self._top, dtype=np.int64)
+            self._first[u_buckets[::-1]] = np.arange(u_buckets.size)[::-1]
+            self._single = bool(np.all(np.diff(u_buckets) > 0))
+            self._idx = self._bucket(values)
+
+    def _bucket_map(self, buckets: int):
+        """The monotone bucket function, or None when the queries' range does not allow one (one value, overflow)."""
+        u = self.unique
+        if u.size < 2:
+            return None
+        span = u[-1] - u[0]
+        scale = (buckets - 1) / span
+        if not (np.isfinite(span) and np.isfinite(scale) and scale > 0):
+            return None
+        # (x - lo) * scale puts u[0] near 1.5 and u[-1] near buckets + 0.5 (rounding may move them
+        # a little: only monotonicity matters); subtracting first keeps the resolution for maps
+        # whose values sit far from zero
+        lo, top = u[0] - 1.5 / scale, float(buckets + 1)
+        if not np.isfinite(lo):
+            return None
+
+        def bucket(x: np.ndarray) -> np.ndarray:
+            t = np.subtract(x, lo)
+            t *= scale
+            np.clip(t, 0.0, top, out=t)
+            return t.astype(np.int32)
+
+        return bucket
+
+    def counts(self, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(#{v < q}, #{v <= q})`` for every query ``q`` (in the order given), over ``values[index]`` or all values."""
+        less, less_equal = self._unique_counts(index)
+        return less[self._where], less_equal[self._where]
+
+    def _unique_counts(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        u = self.unique
+        if self._bucket is None:  # one distinct query (or an extreme range): direct comparisons
+            v = self.values if index is None else self.values[index]
+            if u.size == 1:
+                less = np.count_nonzero(v < u[0])
+                return np.array([less]), np.array([less + np.count_nonzero(v == u[0])])
+            return _from_ranks(np.zeros(u.size, np.int64), np.searchsorted(u, v, side="right"), np.searchsorted(u, v, side="left"))
+        idx = self._idx if index is None else self._idx[index]
+        hist = np.bincount(idx, minlength=self._top)
+        hist[self._query_buckets] = 0  # the pixels sharing a bucket with a query are counted exactly below
+        below = np.concatenate([[0], np.cumsum(hist)])[self._query_buckets]
+        near = np.flatnonzero(self._holds_query.take(idx))
+        sv = self.values[near if index is None else index[near]]
+        if self._single:
+            # each such pixel shares its bucket with exactly one query j: all queries before j are below it,
+            # all after above it, so its rank among the queries is j plus one comparison
+            j = self._first[idx[near]]
+            q = u[j]
+            right, left = j + (sv >= q), j + (sv > q)
+        else:
+            right, left = np.searchsorted(u, sv, side="right"), np.searchsorted(u, sv, side="left")
+        return _from_ranks(below, right, left)
+
+
+def _from_ranks(below: np.ndarray, right: np.ndarray, left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per query ``u_j``: ``below_j`` plus the values with ``#{u <= v} <= j`` (v < u_j) and ``#{u < v} <= j`` (v <= u_j)."""
+    k = below.size
+    less = below + np.cumsum(np.bincount(right, minlength=k + 1))[:k]
+    less_equal = below + np.cumsum(np.bincount(left, minlength=k + 1))[:k]
+    return less, less_equal
+
+
+def rank_counts(values: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(#{v < q}, #{v <= q})`` per query: ``np.searchsorted(np.sort(values), queries, side="left"/"right")`` without the sort."""
+    return ValueRanks(np.asarray(values, dtype=np.float64).ravel(), queries).counts()
+
+
+class SortedRanks:
+    """:class:`ValueRanks`' interface over a sorted array (a map already sorted for an earlier image).
+
+    ``sorted_subset(index)`` returns ``np.sort(values[index])`` (the caller may cache it).
+    """
+
+    def __init__(self, sorted_values: np.ndarray, queries: np.ndarray, sorted_subset: Callable[[np.ndarray], np.ndarray]):
+        self.sorted_values, self.queries, self.sorted_subset = sorted_values, queries, sorted_subset
+
+    def counts(self, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(#{v < q}, #{v <= q})`` per query, over all values or ``values[index]``."""
+        s = self.sorted_values if index is None else self.sorted_subset(index)
+        return np.searchsorted(s, self.queries, side="left"), np.searchsorted(s, self.queries, side="right")
