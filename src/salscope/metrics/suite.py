@@ -23,8 +23,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from salscope.errors import MetricError
-from salscope.metrics._common import TUEBINGEN_DENSITY_FLOOR, floored, require_fixations, to_density
+from salscope.metrics._common import TUEBINGEN_DENSITY_FLOOR, require_fixations
 from salscope.metrics.auc import fixated_pixels_with_negatives, judd_tuebingen
+from salscope.metrics.distribution import cc_from_sums, kld_from_sums
+from salscope.metrics.passes import Affine, density_affine, floored_affine, pixel_sums
 from salscope.metrics.ranks import SortedRanks, ValueRanks
 
 #: Metrics :func:`tuebingen_suite` computes.
@@ -32,16 +34,16 @@ SUITE_METRICS = ("auc", "sauc", "auc_judd", "nss", "cc", "kld", "sim")
 
 
 class GoldStats:
-    """A gold map's part of CC, KLD and SIM, computed once per image (shared by all models).
+    """A gold map's scalars for CC, KLD and SIM (sum, minimum, mean, density rule), computed once per image.
 
-    Holds ``centred`` (``g - mean(g)``, flat) and its squared norm, the floored
-    map ``b = g' + 1e-20`` with its sum (KLD), and ``density`` (``to_density(g)``,
-    SIM) — each built on first use.
+    Shared by all models of the image; the per-pixel terms are summed by
+    :func:`salscope.metrics.passes.pixel_sums` together with the map's.
     """
 
     def __init__(self, gold: np.ndarray):
         self.gold = gold
-        self._centred = self._floored = self._density = self._total = self._low = None
+        self.values = gold.ravel()
+        self._total = self._low = self._density = None
 
     def total(self) -> Any:
         if self._total is None:
@@ -53,33 +55,14 @@ class GoldStats:
             self._low = self.gold.min()
         return self._low
 
-    def centred(self) -> tuple[np.ndarray, float]:
-        if self._centred is None:
-            cg = (self.gold - self.total() / self.gold.size).ravel()  # gold.mean(): the same sum / n
-            self._centred = (cg, float(np.dot(cg, cg)))
-        return self._centred
+    def mean(self) -> Any:
+        return self.total() / self.gold.size  # gold.mean(): the same sum / n
 
-    def floored(self) -> tuple[np.ndarray, Any]:
-        if self._floored is None:
-            b = floored(self.gold, TUEBINGEN_DENSITY_FLOOR, low=self.low())
-            self._floored = (b.ravel(), b.sum())
-        return self._floored
-
-    def density(self) -> np.ndarray:
+    def density(self) -> Affine:
+        """``to_density(gold)`` as an element-wise rule."""
         if self._density is None:
-            self._density = _density(self.gold, self.low(), self.total())
+            self._density = density_affine(self.values, self.low(), self.total())
         return self._density
-
-
-def _density(m: np.ndarray, low: Any, total: Any) -> np.ndarray:
-    """``to_density(m).ravel()`` from the map's known minimum and sum (``m / sum`` for a non-negative map).
-
-    A map that already sums to exactly 1 is returned as it is (``m / 1.0`` has the same bits); callers
-    must not write into the result.
-    """
-    if low >= 0 and total != 0:
-        return m.ravel() if total == 1.0 else m.ravel() / total
-    return to_density(m).ravel()
 
 
 class MapStats:
@@ -105,7 +88,7 @@ class MapStats:
             )
         self.smap, self.values, self.total = s, s.ravel(), total
         self._reference: np.ndarray | None = s.copy() if remember else None
-        self._sorted = self._centred = self._floored = self._density = self._low = None
+        self._sorted = self._density = self._low = None
         self._at: tuple[np.ndarray, np.ndarray] | None = None
         self._uses = 0
 
@@ -142,22 +125,10 @@ class MapStats:
             return SortedRanks(self.sorted(), queries, self.sorted_at)
         return ValueRanks(self.values, queries)
 
-    def centred(self) -> tuple[Any, np.ndarray, float]:
-        if self._centred is None:
-            mean = self.total / self.values.size  # zscore_stats: sum / n, centred map, BLAS dot
-            centred = (self.smap - mean).ravel()
-            self._centred = (mean, centred, float(np.dot(centred, centred)))
-        return self._centred
-
-    def floored(self) -> tuple[np.ndarray, Any]:
-        if self._floored is None:
-            a = floored(self.smap, TUEBINGEN_DENSITY_FLOOR, low=self.low()).ravel()
-            self._floored = (a, a.sum())
-        return self._floored
-
-    def density(self) -> np.ndarray:
+    def density(self) -> Affine:
+        """``to_density(map)`` as an element-wise rule."""
         if self._density is None:
-            self._density = _density(self.smap, self.low(), self.total)
+            self._density = density_affine(self.values, self.low(), self.total)
         return self._density
 
     def sorted_at(self, flat: np.ndarray) -> np.ndarray:
@@ -242,22 +213,28 @@ def tuebingen_suite(
         l_own, r_own = _counts(np.sort(values[own_flat]), fixated)
         left, right = l_all - l_own, r_all - r_own
         out["sauc"] = (left + 0.5 * (right - left)) / n_neg
-    if "nss" in metrics or "cc" in metrics:
-        mean, centred, ss = st.centred()
-        if "nss" in metrics:
-            var = ss / n_pixels
+    pixel = [m for m in ("nss", "cc", "kld", "sim") if m in metrics]
+    if pixel:  # every per-pixel sum in one chunked sweep (metrics.passes), as the single metrics take them
+        g = get_gold() if any(m in pixel for m in ("cc", "kld", "sim")) else None
+        mean = st.total / n_pixels  # zscore_stats: sum / n
+        kw: dict[str, Any] = {}
+        if "nss" in pixel or "cc" in pixel:
+            kw["s_mean"] = mean
+        if "cc" in pixel:
+            kw["g_mean"] = g.mean()
+        if "kld" in pixel:
+            kw["kld"] = (floored_affine(st.low(), TUEBINGEN_DENSITY_FLOOR), floored_affine(g.low(), TUEBINGEN_DENSITY_FLOOR))
+        if "sim" in pixel:
+            kw["sim"] = (st.density(), g.density())
+        sums = pixel_sums(values, None if g is None else g.values, **kw)
+        if "nss" in pixel:
+            var = sums["ss"] / n_pixels
             std = (var + (var == 0)) ** 0.5
             out["nss"] = (fixated - mean) / std
-        if "cc" in metrics:
-            cg, gg = get_gold().centred()
-            out["cc"] = 0.0 if ss == 0 or gg == 0 else float(np.dot(centred, cg) / np.sqrt(ss * gg))
-    if "kld" in metrics:  # sum q log(q / p) as (1/B) sum b log(b / a) + log(A / B)
-        b, big_b = get_gold().floored()
-        a, big_a = st.floored()
-        ratio = np.divide(b, a)
-        np.log(ratio, out=ratio)
-        out["kld"] = float(np.dot(b, ratio) / big_b + np.log(big_a / big_b))
-    if "sim" in metrics:
-        p = np.minimum(st.density(), get_gold().density())
-        out["sim"] = float(p.sum())
+        if "cc" in pixel:
+            out["cc"] = cc_from_sums(sums)
+        if "kld" in pixel:  # sum q log(q / p) as (1/B) sum b log(b / a) + log(A / B)
+            out["kld"] = kld_from_sums(sums)
+        if "sim" in pixel:
+            out["sim"] = float(sums["sim"])
     return out
