@@ -119,8 +119,8 @@ def pixel_sums(
         if kld is not None:
             a = kld[0].apply(sc, a1)
             b = kld[1].apply(gc, a2)
-            big_a += float(a.sum())
-            big_b += float(b.sum())
+            big_a += float(np.add.reduce(a))
+            big_b += float(np.add.reduce(b))
             np.divide(b, a, out=a3)
             np.log(a3, out=a3)
             blog += float(np.dot(b, a3))
@@ -128,7 +128,7 @@ def pixel_sums(
             p = sim[0].apply(sc, a1)
             q = sim[1].apply(gc, a2)
             np.minimum(p, q, out=a3)
-            inter += float(a3.sum())
+            inter += float(np.add.reduce(a3))
     out: dict[str, float] = {}
     if s_mean is not None:
         out["ss"] = ss

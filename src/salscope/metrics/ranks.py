@@ -100,7 +100,7 @@ class ValueRanks:
                 less = np.count_nonzero(v < u[0])
                 return np.array([less]), np.array([less + np.count_nonzero(v == u[0])])
             return _from_ranks(np.zeros(u.size, np.int64), np.searchsorted(u, v, side="right"), np.searchsorted(u, v, side="left"))
-        idx = self._idx if index is None else self._idx[index]
+        idx = self._idx if index is None else self._idx.take(index)
         hist = np.bincount(idx, minlength=self._top)
         hist[self._query_buckets] = 0  # the pixels sharing a bucket with a query are counted exactly below
         below = np.concatenate([[0], np.cumsum(hist)])[self._query_buckets]
