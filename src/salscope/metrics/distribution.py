@@ -93,7 +93,8 @@ def kld(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float
         return float((q[on] * np.log(ratio)).sum())
     # with a = s' + floor, b = g' + floor (s', g' shifted if negative) and p = a/A, q = b/B:
     # sum q log(q/p) = (1/B) sum b log(b/a) + log(A/B) -- the same value with fewer passes
-    floors = (floored_affine(s.min(), TUEBINGEN_DENSITY_FLOOR), floored_affine(g.min(), TUEBINGEN_DENSITY_FLOOR))
+    floors = (floored_affine(s.min(), TUEBINGEN_DENSITY_FLOOR, s.sum(), s.size),
+              floored_affine(g.min(), TUEBINGEN_DENSITY_FLOOR, g.sum(), g.size))
     return kld_from_sums(pixel_sums(s.ravel(), g.ravel(), kld=floors))
 
 

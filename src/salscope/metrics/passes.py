@@ -39,6 +39,8 @@ class Affine:
     divide: Any = 1.0
     add: float = 0.0
     fill: float = 0.0
+    #: the sum of the transformed map when the caller knows it (then not summed again)
+    total: Any = None
 
     def apply(self, m: np.ndarray, out: np.ndarray) -> np.ndarray:
         """The transformed chunk ``m``: written into ``out``, or ``m`` itself when nothing is to be done."""
@@ -58,9 +60,16 @@ class Affine:
         return src
 
 
-def floored_affine(low: Any, floor: float) -> Affine:
-    """:func:`salscope.metrics._common.floored`: ``m - low + floor`` when ``low < 0``, else ``m + floor``."""
-    return Affine(shift=low if low < 0 else None, add=floor)
+def floored_affine(low: Any, floor: float, total: Any = None, n: int = 0) -> Affine:
+    """pysaliency's KLD operand before normalisation: ``m - low + floor`` when ``low < 0``, else ``m + floor``.
+
+    For a non-negative map with known sum ``total`` over ``n`` pixels the floored
+    sum is taken as ``total + n * floor`` (the two agree to rounding, ~1e-16
+    relative: no cancellation without the shift); a shifted map is summed.
+    """
+    if low < 0:
+        return Affine(shift=low, add=floor)
+    return Affine(add=floor, total=None if total is None else total + n * floor)
 
 
 def density_affine(m: np.ndarray, low: Any, total: Any) -> Affine:
@@ -119,8 +128,10 @@ def pixel_sums(
         if kld is not None:
             a = kld[0].apply(sc, a1)
             b = kld[1].apply(gc, a2)
-            big_a += float(np.add.reduce(a))
-            big_b += float(np.add.reduce(b))
+            if kld[0].total is None:
+                big_a += float(np.add.reduce(a))
+            if kld[1].total is None:
+                big_b += float(np.add.reduce(b))
             np.divide(b, a, out=a3)
             np.log(a3, out=a3)
             blog += float(np.dot(b, a3))
@@ -135,7 +146,8 @@ def pixel_sums(
         if g_mean is not None:
             out.update(gg=gg, sg=sg)
     if kld is not None:
-        out.update(a=big_a, b=big_b, blog=blog)
+        out.update(a=big_a if kld[0].total is None else float(kld[0].total),
+                   b=big_b if kld[1].total is None else float(kld[1].total), blog=blog)
     if sim is not None:
         out["sim"] = inter
     return out

@@ -26,6 +26,8 @@ from typing import Callable
 
 import numpy as np
 
+from salscope.metrics.passes import CHUNK
+
 #: Number of buckets spanning the range of the queries.
 BUCKETS = 1 << 16
 
@@ -61,7 +63,7 @@ class ValueRanks:
             self._first = np.zeros(self._top, dtype=np.int64)
             self._first[u_buckets[::-1]] = np.arange(u_buckets.size)[::-1]
             self._single = bool(np.all(np.diff(u_buckets) > 0))
-            self._idx = self._bucket(values)
+            self._idx, self._near = self._bucket_all(values)
 
     def _bucket_map(self, buckets: int):
         """The monotone bucket function, or None when the queries' range does not allow one (one value, overflow)."""
@@ -79,13 +81,31 @@ class ValueRanks:
         if not np.isfinite(lo):
             return None
 
-        def bucket(x: np.ndarray) -> np.ndarray:
-            t = np.subtract(x, lo)
+        def bucket(x: np.ndarray, out: np.ndarray | None = None, work: np.ndarray | None = None) -> np.ndarray:
+            t = np.subtract(x, lo, out=work)
             t *= scale
             np.clip(t, 0.0, top, out=t)
-            return t.astype(np.int32)
+            if out is None:
+                return t.astype(np.int32)
+            np.copyto(out, t, casting="unsafe")  # the same truncation as astype
+            return out
 
         return bucket
+
+    def _bucket_all(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Bucket of every value, and the positions of those sharing a bucket with a query, chunk by chunk (in cache)."""
+        n = values.size
+        idx = np.empty(n, dtype=np.intp)  # bincount and take work on intp without a converted copy
+        c = max(1, min(CHUNK, n))
+        work = np.empty(c)
+        near = []
+        for i in range(0, n, c):
+            part = idx[i : i + c]
+            self._bucket(values[i : i + c], out=part, work=work[: part.size])
+            hits = np.flatnonzero(self._holds_query.take(part))
+            if hits.size:
+                near.append(hits + i)
+        return idx, (np.concatenate(near) if near else np.zeros(0, dtype=np.intp))
 
     def counts(self, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(#{v < q}, #{v <= q})`` for every query ``q`` (in the order given), over ``values[index]`` or all values."""
@@ -104,7 +124,7 @@ class ValueRanks:
         hist = np.bincount(idx, minlength=self._top)
         hist[self._query_buckets] = 0  # the pixels sharing a bucket with a query are counted exactly below
         below = np.concatenate([[0], np.cumsum(hist)])[self._query_buckets]
-        near = np.flatnonzero(self._holds_query.take(idx))
+        near = self._near if index is None else np.flatnonzero(self._holds_query.take(idx))
         sv = self.values[near if index is None else index[near]]
         if self._single:
             # each such pixel shares its bucket with exactly one query j: all queries before j are below it,

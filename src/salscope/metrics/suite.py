@@ -138,6 +138,21 @@ class MapStats:
         return self._at[1]
 
 
+#: the last sAUC negatives array given and its sorted copy (the evaluation passes one array for every image)
+_SORTED_NEGATIVES: list = [None, None]
+
+
+def _sorted_negatives(all_flat: np.ndarray) -> np.ndarray:
+    """``np.sort(all_flat)``, kept while the same array object comes back (callers must not modify it in place).
+
+    Only the multiset of negatives counts; in pixel order their buckets and values are read
+    sequentially instead of at random.
+    """
+    if _SORTED_NEGATIVES[0] is not all_flat:
+        _SORTED_NEGATIVES[:] = [all_flat, np.sort(all_flat)]
+    return _SORTED_NEGATIVES[1]
+
+
 def _counts(sorted_values: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.searchsorted(sorted_values, queries, side="left"), np.searchsorted(sorted_values, queries, side="right")
 
@@ -209,7 +224,7 @@ def tuebingen_suite(
     if "sauc" in metrics:  # metrics.shuffled_auc, tuebingen
         all_flat, own_flat = negatives
         n_neg = all_flat.size - own_flat.size
-        l_all, r_all = ranks.counts(all_flat)
+        l_all, r_all = ranks.counts(_sorted_negatives(all_flat))
         l_own, r_own = _counts(np.sort(values[own_flat]), fixated)
         left, right = l_all - l_own, r_all - r_own
         out["sauc"] = (left + 0.5 * (right - left)) / n_neg
@@ -223,7 +238,8 @@ def tuebingen_suite(
         if "cc" in pixel:
             kw["g_mean"] = g.mean()
         if "kld" in pixel:
-            kw["kld"] = (floored_affine(st.low(), TUEBINGEN_DENSITY_FLOOR), floored_affine(g.low(), TUEBINGEN_DENSITY_FLOOR))
+            kw["kld"] = (floored_affine(st.low(), TUEBINGEN_DENSITY_FLOOR, st.total, n_pixels),
+                         floored_affine(g.low(), TUEBINGEN_DENSITY_FLOOR, g.total(), n_pixels))
         if "sim" in pixel:
             kw["sim"] = (st.density(), g.density())
         sums = pixel_sums(values, None if g is None else g.values, **kw)
