@@ -5,10 +5,11 @@ The rank metrics (AUC, shuffled AUC, AUC-Judd) only need, for each of the
 ``N`` pixels (or over the other images' fixations). Sorting the map costs
 ``O(N log N)``; :class:`ValueRanks` gets the same integers in ``O(N)`` passes:
 
-1. a monotone bucket index ``b(s) = trunc(clip((s - l) * c, 0, B + 1))`` for
-   every pixel, ``B`` buckets spanning the queries' range (IEEE rounding of a
-   subtraction and of a multiplication by ``c > 0`` is monotone, so
-   ``b(s) < b(q)`` implies ``s < q`` and ``b(s) > b(q)`` implies ``s > q``);
+1. a monotone bucket index ``b(s) = trunc((s - min) * c)`` for every pixel,
+   ``B`` buckets spanning the map's range (IEEE rounding of a subtraction and
+   of a multiplication by ``c > 0`` is monotone, so ``b(s) < b(q)`` implies
+   ``s < q`` and ``b(s) > b(q)`` implies ``s > q``; a query outside the range
+   is clipped into the first or last bucket, which keeps that true);
 2. one ``bincount`` of the buckets; the pixels in buckets holding no query
    are counted from its cumulative sum;
 3. the few pixels sharing a bucket with a query are compared with the
@@ -22,7 +23,7 @@ integer maps and extreme ranges).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -46,17 +47,27 @@ class ValueRanks:
         Finite values (the flat saliency map).
     queries : (k,) float64 array
         The values to rank (e.g. the map at the fixations); any finite floats.
+    buckets : int
+        Number of buckets ``B``.
+    low : float, optional
+        ``values.min()`` when the caller already has it (it must be the minimum).
     """
 
-    def __init__(self, values: np.ndarray, queries: np.ndarray, buckets: int = BUCKETS):
+    def __init__(self, values: np.ndarray, queries: np.ndarray, buckets: int = BUCKETS, low: Any = None):
         self.values = values
         queries = np.asarray(queries, dtype=np.float64).ravel()
         self.unique, self._where = np.unique(queries, return_inverse=True)
-        self._bucket = self._bucket_map(buckets)
-        if self._bucket is not None:
-            u_buckets = self._bucket(self.unique)
+        self._scale = None
+        if self.unique.size > 1 and values.size:
+            self._lo = values.min() if low is None else low
+            span = values.max() - self._lo
+            scale = (buckets - 1) / span if span > 0 else np.inf
+            if np.isfinite(span) and np.isfinite(scale) and scale > 0:
+                self._scale = scale
+        if self._scale is not None:
+            u_buckets = self._bucket_queries(self.unique, buckets)
             self._query_buckets = u_buckets
-            self._top = buckets + 2
+            self._top = buckets
             self._holds_query = np.zeros(self._top, dtype=bool)
             self._holds_query[u_buckets] = True
             # which (first) query a bucket holds; one query per bucket allows a linear exact step
@@ -65,32 +76,12 @@ class ValueRanks:
             self._single = bool(np.all(np.diff(u_buckets) > 0))
             self._idx, self._near = self._bucket_all(values)
 
-    def _bucket_map(self, buckets: int):
-        """The monotone bucket function, or None when the queries' range does not allow one (one value, overflow)."""
-        u = self.unique
-        if u.size < 2:
-            return None
-        span = u[-1] - u[0]
-        scale = (buckets - 1) / span
-        if not (np.isfinite(span) and np.isfinite(scale) and scale > 0):
-            return None
-        # (x - lo) * scale puts u[0] near 1.5 and u[-1] near buckets + 0.5 (rounding may move them
-        # a little: only monotonicity matters); subtracting first keeps the resolution for maps
-        # whose values sit far from zero
-        lo, top = u[0] - 1.5 / scale, float(buckets + 1)
-        if not np.isfinite(lo):
-            return None
-
-        def bucket(x: np.ndarray, out: np.ndarray | None = None, work: np.ndarray | None = None) -> np.ndarray:
-            t = np.subtract(x, lo, out=work)
-            t *= scale
-            np.clip(t, 0.0, top, out=t)
-            if out is None:
-                return t.astype(np.int32)
-            np.copyto(out, t, casting="unsafe")  # the same truncation as astype
-            return out
-
-        return bucket
+    def _bucket_queries(self, q: np.ndarray, buckets: int) -> np.ndarray:
+        """The values' bucket function on the queries, clipped into ``[0, buckets - 1]`` (queries may lie outside the values)."""
+        t = np.subtract(q, self._lo)
+        t *= self._scale
+        np.clip(t, 0.0, buckets - 0.5, out=t)
+        return t.astype(np.intp)
 
     def _bucket_all(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Bucket of every value, and the positions of those sharing a bucket with a query, chunk by chunk (in cache)."""
@@ -99,9 +90,13 @@ class ValueRanks:
         c = max(1, min(CHUNK, n))
         work = np.empty(c)
         near = []
+        lo, scale = self._lo, self._scale
         for i in range(0, n, c):
             part = idx[i : i + c]
-            self._bucket(values[i : i + c], out=part, work=work[: part.size])
+            # (v - min) * scale lies in [0, buckets - 1] for every value (rounding is monotone and cannot
+            # pass (max - min) * scale), so it is cast straight to the bucket, no clip needed
+            t = np.subtract(values[i : i + c], lo, out=work[: part.size])
+            np.multiply(t, scale, out=part, casting="unsafe")
             hits = np.flatnonzero(self._holds_query.take(part))
             if hits.size:
                 near.append(hits + i)
@@ -114,7 +109,7 @@ class ValueRanks:
 
     def _unique_counts(self, index: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         u = self.unique
-        if self._bucket is None:  # one distinct query (or an extreme range): direct comparisons
+        if self._scale is None:  # one distinct query (or an extreme range): direct comparisons
             v = self.values if index is None else self.values[index]
             if u.size == 1:
                 less = np.count_nonzero(v < u[0])

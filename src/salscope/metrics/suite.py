@@ -123,7 +123,7 @@ class MapStats:
         self._uses += 1
         if self._uses > 1 or self._sorted is not None:
             return SortedRanks(self.sorted(), queries, self.sorted_at)
-        return ValueRanks(self.values, queries)
+        return ValueRanks(self.values, queries, low=self.low())
 
     def density(self) -> Affine:
         """``to_density(map)`` as an element-wise rule."""
