@@ -107,12 +107,18 @@ def pixel_sums(
     - ``g_mean`` too: ``"gg" = sum (g - g_mean)^2`` and ``"sg" = sum (s - s_mean)(g - g_mean)`` (CC);
     - ``kld = (A, B)``: with ``a = A(s)``, ``b = B(g)`` the floored maps,
       ``"a" = sum a``, ``"b" = sum b``, ``"blog" = sum b log(b / a)`` (KLD);
-    - ``sim = (P, Q)``: ``"sim" = sum min(P(s), Q(g))`` (SIM, the densities).
+    - ``sim = (P, Q)``: ``"sim" = sum min(P(s), Q(g))`` (SIM, the densities); for two plain
+      ``m / total`` densities taken as ``(1 / T) sum min(s, g T / G)`` (the same to ~1e-16).
     """
     n = s.size
     c = max(1, min(int(chunk), n))
     x1, x2, x3 = np.empty(c), np.empty(c), np.empty(c)
     ss = gg = sg = big_a = big_b = blog = inter = 0.0
+    # two plain ``m / total`` densities: sum min(s / T, g / G) = (1 / T) sum min(s, g * (T / G)),
+    # one multiplication per pixel instead of two divisions
+    ratio = None
+    if sim is not None and all(d.shift is None and d.divide is not None and not d.add for d in sim):
+        ratio = sim[0].divide / sim[1].divide
     for i in range(0, n, c):
         sc = s[i : i + c]
         m = sc.size
@@ -135,7 +141,11 @@ def pixel_sums(
             np.divide(b, a, out=a3)
             np.log(a3, out=a3)
             blog += float(np.dot(b, a3))
-        if sim is not None:
+        if ratio is not None:
+            np.multiply(gc, ratio, out=a3)
+            np.minimum(sc, a3, out=a3)
+            inter += float(np.add.reduce(a3))
+        elif sim is not None:
             p = sim[0].apply(sc, a1)
             q = sim[1].apply(gc, a2)
             np.minimum(p, q, out=a3)
@@ -149,5 +159,5 @@ def pixel_sums(
         out.update(a=big_a if kld[0].total is None else float(kld[0].total),
                    b=big_b if kld[1].total is None else float(kld[1].total), blog=blog)
     if sim is not None:
-        out["sim"] = inter
+        out["sim"] = inter / sim[0].divide if ratio is not None else inter
     return out

@@ -70,9 +70,7 @@ class ValueRanks:
             self._top = buckets
             self._holds_query = np.zeros(self._top, dtype=bool)
             self._holds_query[u_buckets] = True
-            # which (first) query a bucket holds; one query per bucket allows a linear exact step
-            self._first = np.zeros(self._top, dtype=np.int64)
-            self._first[u_buckets[::-1]] = np.arange(u_buckets.size)[::-1]
+            # one query per bucket allows a linear exact step
             self._single = bool(np.all(np.diff(u_buckets) > 0))
             self._idx, self._near = self._bucket_all(values)
 
@@ -116,15 +114,18 @@ class ValueRanks:
                 return np.array([less]), np.array([less + np.count_nonzero(v == u[0])])
             return _from_ranks(np.zeros(u.size, np.int64), np.searchsorted(u, v, side="right"), np.searchsorted(u, v, side="left"))
         idx = self._idx if index is None else self._idx.take(index)
+        qb = self._query_buckets
         hist = np.bincount(idx, minlength=self._top)
-        hist[self._query_buckets] = 0  # the pixels sharing a bucket with a query are counted exactly below
-        below = np.concatenate([[0], np.cumsum(hist)])[self._query_buckets]
+        # values in buckets below the query's, less those in query buckets (counted exactly below)
+        in_query = hist[qb] * np.r_[True, qb[1:] != qb[:-1]]  # each query bucket once (qb is sorted)
+        earlier = np.concatenate([[0], np.cumsum(in_query)])[np.searchsorted(qb, qb, side="left")]
+        below = (np.cumsum(hist)[qb] - hist[qb]) - earlier
         near = self._near if index is None else np.flatnonzero(self._holds_query.take(idx))
         sv = self.values[near if index is None else index[near]]
         if self._single:
             # each such pixel shares its bucket with exactly one query j: all queries before j are below it,
             # all after above it, so its rank among the queries is j plus one comparison
-            j = self._first[idx[near]]
+            j = np.searchsorted(self._query_buckets, idx[near])
             q = u[j]
             right, left = j + (sv >= q), j + (sv > q)
         else:
