@@ -252,8 +252,8 @@ def _score(
     ``other`` returns the other images' fixations ``(xs, ys)`` on this grid and
     ``negatives`` their flat indices as ``(all_flat, own_flat)`` (both lazy).
     Under ``"tuebingen"`` with the map on the fixation grid, the metrics of
-    :func:`salscope.metrics.suite.tuebingen_suite` share one sort and one set of
-    map statistics (same values as the single metrics); everything else calls
+    :func:`salscope.metrics.suite.tuebingen_suite` share one set of rank counts
+    and map statistics (same values as the single metrics); everything else calls
     the single metric functions. ``map_stats`` (smap -> MapStats) may hand back
     the statistics of an equal map scored before. ``log_density`` is None for
     a model without a density (IG is then NaN under ``"tuebingen"``); the

@@ -142,8 +142,9 @@ def pixel_sums(
             np.log(a3, out=a3)
             blog += float(np.dot(b, a3))
         if ratio is not None:
-            np.multiply(gc, ratio, out=a3)
-            np.minimum(sc, a3, out=a3)
+            if ratio != 1.0:  # g * 1.0 is g
+                gc = np.multiply(gc, ratio, out=a3)
+            np.minimum(sc, gc, out=a3)
             inter += float(np.add.reduce(a3))
         elif sim is not None:
             p = sim[0].apply(sc, a1)

@@ -8,9 +8,10 @@
 metrics take their counts ``#{s < v}``, ``#{s <= v}`` at the fixated values
 from one :class:`~salscope.metrics.ranks.ValueRanks` (buckets instead of a sort
 of the map; a map reused for another image is sorted once instead); the map's
-sum, minimum, mean and centred norm are computed once, and the gold map's
-share (centred map, floored density, normalised density) comes from a
-:class:`GoldStats` that several models can share. The shuffled-AUC negatives
+sum and minimum are computed once, the gold map's (sum, minimum, density rule)
+sit in a :class:`GoldStats` that several models can share, and every pixel sum
+of NSS, CC, KLD and SIM comes from one chunked sweep,
+:func:`~salscope.metrics.passes.pixel_sums`. The shuffled-AUC negatives
 are given as the flat indices of *all* fixations on this grid plus this
 image's own entries among them: ``#{neg < v} = #{all < v} - #{own < v}``,
 which avoids building the per-image "other images" array.
@@ -66,14 +67,14 @@ class GoldStats:
 
 
 class MapStats:
-    """A saliency map's part of the suite (checked map, sort, z-score statistics, densities), built on first use.
+    """A saliency map's part of the suite (checked map, sum, minimum, density rule, rank counts), built on first use.
 
     ``MapStats(m, remember=True).equals(m2)`` tells whether ``m2`` has the same
     shape and values as ``m`` (compared with a private copy taken at
     construction, so a model that refills one buffer is not mistaken for an
-    unchanged map); an evaluation can then reuse
-    this object for the next image and skip every map-only pass — the values
-    are the same bits as recomputing them.
+    unchanged map); an evaluation can then reuse this object for the next
+    image: the map is then sorted once and ranked by ``searchsorted``, and its
+    scalars are kept — the values are the same bits as recomputing them.
     """
 
     def __init__(self, saliency_map: Any, remember: bool = False):
