@@ -50,6 +50,7 @@ from salscope.metrics.catalogue import (
     METRICS,
 )
 from salscope.metrics.catalogue import label as _label
+from salscope.metrics.density import fixation_density
 from salscope.metrics.suite import SUITE_METRICS, GoldStats, MapStats, tuebingen_suite
 from salscope.models.base import log_density_from_map
 from salscope.models.factory import (
@@ -175,43 +176,11 @@ def gaussian_density(
 ) -> np.ndarray:
     """Blurred fixation counts, normalised: ``scipy.ndimage.gaussian_filter(mode="constant")`` of the count map.
 
-    The blur of a count map is ``K_r^T K_c`` with one truncated, normalised
-    1-D kernel row per fixation (``K_r``: F×H, ``K_c``: F×W). It is computed
-    block by block (``block``² tiles), each tile multiplying only the
-    fixations whose kernel reaches it — exact, and several times fewer
-    operations than a full-image convolution. Equal to
+    :func:`salscope.metrics.density.fixation_density` (tile-wise products of
+    truncated 1-D kernels, exact); equal to
     :meth:`salscope.data.Fixations.density` to rounding.
     """
-    h, w = shape
-    radius = int(truncate * sigma_px + 0.5)
-    taps = np.arange(-radius, radius + 1, dtype=np.float64)
-    kernel = np.exp(-0.5 * (taps / sigma_px) ** 2)
-    kernel /= kernel.sum()
-
-    def axis(pos: np.ndarray, length: int) -> np.ndarray:
-        # row f = kernel centred at pos[f], zero elsewhere: a window of one zero-padded kernel
-        # (pad[m] = kernel[m - centre + radius] near centre), gathered as strided views
-        centre = length - 1 + radius
-        pad = np.zeros(centre + length + radius + 1)
-        pad[centre - radius : centre + radius + 1] = kernel
-        windows = np.lib.stride_tricks.sliding_window_view(pad, length)
-        return windows[centre - pos]
-
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    k_rows, k_cols = axis(rows, h), axis(cols, w)
-    dens = np.zeros((h, w))
-    for r0 in range(0, h, block):
-        near_r = (rows + radius >= r0) & (rows - radius < r0 + block)
-        if not near_r.any():
-            continue
-        kr, kc, cr = k_rows[near_r, r0 : r0 + block], k_cols[near_r], cols[near_r]
-        for c0 in range(0, w, block):
-            near = (cr + radius >= c0) & (cr - radius < c0 + block)
-            if near.any():
-                dens[r0 : r0 + block, c0 : c0 + block] = kr[near].T @ kc[near, c0 : c0 + block]
-    dens /= dens.sum()
-    return dens
+    return fixation_density(rows, cols, shape, sigma_px, truncate, block)
 
 
 def _mit_gold(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -266,8 +235,8 @@ def _score(
     ``other`` returns the other images' fixations ``(xs, ys)`` on this grid and
     ``negatives`` their flat indices as ``(all_flat, own_flat)`` (both lazy).
     Under ``"tuebingen"`` with the map on the fixation grid, the metrics of
-    :func:`salscope.metrics.suite.tuebingen_suite` share one sort and one set of
-    map statistics (same values as the single metrics); everything else calls
+    :func:`salscope.metrics.suite.tuebingen_suite` share one set of rank counts
+    and map statistics (same values as the single metrics); everything else calls
     the single metric functions. ``map_stats`` (smap -> MapStats) may hand back
     the statistics of an equal map scored before. ``log_density`` is None for
     a model without a density (IG is then NaN under ``"tuebingen"``); the

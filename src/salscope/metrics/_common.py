@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from salscope.errors import MetricError
+from salscope.metrics.passes import pixel_sums
 
 CONVENTIONS = ("tuebingen", "mit")
 
@@ -150,10 +151,9 @@ def zscore_stats(s: Any, ddof: int = 0) -> tuple[Any, Any]:
     """
     n = s.shape[-1] * s.shape[-2]
     if isinstance(s, np.ndarray) and s.ndim == 2:
-        # same statistics for one numpy map, with a BLAS dot for the sum of squares
+        # same statistics for one numpy map, the sum of squares in cache-sized chunks (metrics.passes)
         mean = s.sum() / n
-        centred = (s - mean).ravel()
-        var = float(np.dot(centred, centred)) / (n - ddof)
+        var = pixel_sums(s.ravel(), s_mean=mean)["ss"] / (n - ddof)
         return np.full((1, 1), mean), np.full((1, 1), (var + (var == 0)) ** 0.5)
     mean = s.sum(axis=(-2, -1), keepdims=True) / n
     centred = s - mean
@@ -173,20 +173,6 @@ def zscore(s: Any, ddof: int = 0) -> Any:
     """
     mean, std = zscore_stats(s, ddof)
     return (s - mean) / std
-
-
-def floored(m: np.ndarray, floor: float) -> np.ndarray:
-    """``m`` shifted to be non-negative (only if it has negatives) plus ``floor``: a new array.
-
-    ``m - min(m) + floor`` when ``min(m) < 0``, else ``m + floor`` (pysaliency's
-    KLD operands, before normalisation; shared by :func:`kld` and the suite).
-    """
-    low = m.min()
-    if low < 0:
-        out = m - low
-        out += floor
-        return out
-    return m + floor
 
 
 def to_density(s: Any, floor: float = 0.0) -> Any:

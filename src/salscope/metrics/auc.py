@@ -1,9 +1,12 @@
 """Area under the ROC curve: rank AUC, AUC-Judd, AUC-Borji and shuffled AUC.
 
-Everything is vectorised: the negatives are sorted once and each positive is
-ranked with ``np.searchsorted``; the random splits of the MIT AUC-Borji and
-shuffled AUC are drawn as one ``(n_splits, n)`` array and binned against the
-fixed threshold grid with a single ``bincount``.
+Everything is vectorised. The tuebingen rank AUCs need, at each fixated
+value, the counts of negatives below and equal to it: they come from
+:class:`salscope.metrics.ranks.ValueRanks` (a bucket histogram, no sort of
+the map; the same integers as ``np.searchsorted`` on the sorted negatives),
+or from a sorted map the caller passes. The random splits of the MIT
+AUC-Borji and shuffled AUC are drawn as one ``(n_splits, n)`` array and
+binned against the fixed threshold grid with a single ``bincount``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,19 @@ import numpy as np
 
 from salscope.errors import MetricError
 from salscope.metrics._common import as_map, check_convention, fixation_pixels, require_fixations, resolve_shape
+from salscope.metrics.ranks import ValueRanks
 
 
 def _rank_auc(positives: np.ndarray, sorted_negatives: np.ndarray) -> np.ndarray:
     """Per positive: ``(#neg < v + 0.5 #neg == v) / #neg`` (ties count half)."""
     left = np.searchsorted(sorted_negatives, positives, side="left")
     right = np.searchsorted(sorted_negatives, positives, side="right")
-    return (left + 0.5 * (right - left)) / sorted_negatives.size
+    return _auc_from_counts(left, right, sorted_negatives.size)
+
+
+def _auc_from_counts(left: np.ndarray, right: np.ndarray, n_negatives: int) -> np.ndarray:
+    """``(#neg < v + 0.5 #neg == v) / #neg`` from ``left = #{neg < v}``, ``right = #{neg <= v}``."""
+    return (left + 0.5 * (right - left)) / n_negatives
 
 
 def _minmax(smap: np.ndarray) -> np.ndarray:
@@ -70,7 +79,10 @@ def auc(
         flat = np.unique(flat)
     values = smap.ravel()
     if nonfixations == "uniform":
-        negatives = np.sort(values) if sorted_map is None else sorted_map
+        if sorted_map is None:  # counts without sorting the map (same integers)
+            scores = _auc_from_counts(*ValueRanks(values, values[flat]).counts(), values.size)
+            return scores if per_fixation else float(scores.mean())
+        negatives = sorted_map
     elif nonfixations == "unfixated":
         keep = np.ones(values.size, dtype=bool)
         keep[flat] = False
@@ -91,19 +103,22 @@ def fixated_pixels_with_negatives(flat: np.ndarray, n_pixels: int) -> np.ndarray
     return unique
 
 
-def judd_tuebingen(values: np.ndarray, positives: np.ndarray, unique: np.ndarray, all_sorted: np.ndarray) -> float:
-    """AUC-Judd (tuebingen) from the flat map, its values at every fixation, the fixated pixels and the sorted map.
+def judd_tuebingen(values: np.ndarray, positives: np.ndarray, unique: np.ndarray, below: np.ndarray) -> float:
+    """AUC-Judd (tuebingen) from the flat map, its values at every fixation, the fixated pixels and ``#{map < positive}``.
 
     Thresholds are the positives in decreasing order; ``tp(t) = #{pos >= t} / #pos`` and
-    ``fp(t) = #{unfixated >= t} / #unfixated``, the unfixated counts taken as the sorted
-    full map minus the fixated pixels; trapezoid area of the curve closed at (0, 0), (1, 1).
+    ``fp(t) = #{unfixated >= t} / #unfixated``, the unfixated counts taken as the full map's
+    (``n - below``) minus the fixated pixels'; trapezoid area of the curve closed at (0, 0), (1, 1).
+    ``below[i]`` is ``#{values < positives[i]}`` (from :class:`~salscope.metrics.ranks.ValueRanks`
+    or a sorted map).
     """
     n_pixels = values.size
-    pos = np.sort(positives)
+    order = np.argsort(positives, kind="stable")
+    pos = positives[order]
     fixated = np.sort(values[unique])
     thresholds = pos[::-1]
     tp = (pos.size - np.searchsorted(pos, thresholds, side="left")) / pos.size
-    above_all = n_pixels - np.searchsorted(all_sorted, thresholds, side="left")
+    above_all = n_pixels - below[order][::-1]
     above_fixated = unique.size - np.searchsorted(fixated, thresholds, side="left")
     fp = (above_all - above_fixated) / (n_pixels - unique.size)
     return float(np.trapezoid(np.concatenate([[0.0], tp, [1.0]]), np.concatenate([[0.0], fp, [1.0]])))
@@ -156,8 +171,12 @@ def auc_judd(
     unique = fixated_pixels_with_negatives(flat, values.size)
     n_pixels = values.size
     if convention == "tuebingen":
-        all_sorted = np.sort(values) if sorted_map is None else sorted_map
-        return judd_tuebingen(values, values[flat], unique, all_sorted)
+        positives = values[flat]
+        if sorted_map is None:
+            below = ValueRanks(values, positives).counts()[0]
+        else:
+            below = np.searchsorted(sorted_map, positives, side="left")
+        return judd_tuebingen(values, positives, unique, below)
     if np.ptp(values) == 0:
         return float("nan")
     n_fix = unique.size
@@ -295,7 +314,7 @@ def shuffled_auc(
     oflat = orows * smap.shape[1] + ocols
     values = smap.ravel()
     if convention == "tuebingen":
-        scores = _rank_auc(values[flat], np.sort(values[oflat]))
+        scores = _auc_from_counts(*ValueRanks(values[oflat], values[flat]).counts(), oflat.size)
         return scores if per_fixation else float(scores.mean())
     if per_fixation:
         raise MetricError("shuffled_auc(convention='mit') has no per-fixation values; use convention='tuebingen'")

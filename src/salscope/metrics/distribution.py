@@ -16,12 +16,12 @@ from salscope.metrics._common import (
     TUEBINGEN_DENSITY_FLOOR,
     as_map,
     check_convention,
-    floored,
     same_shape,
     to_density,
     zscore,
 )
 from salscope.metrics.nss import _batched_pair, _reduce
+from salscope.metrics.passes import density_affine, floored_affine, pixel_sums
 
 
 def _pair(saliency_map: Any, gold: Any, convention: str) -> tuple[np.ndarray, np.ndarray]:
@@ -50,13 +50,16 @@ def cc(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float:
     s, g = _pair(saliency_map, gold, convention)
     if convention == "mit" and (np.ptp(s) == 0 or np.ptp(g) == 0):
         return float("nan")
-    # mean(z(s) z(g)) written as centred dot products (BLAS, no z maps in memory)
-    cs = (s - s.mean()).ravel()
-    cg = (g - g.mean()).ravel()
-    ss, gg = float(np.dot(cs, cs)), float(np.dot(cg, cg))
+    # mean(z(s) z(g)) written as centred dot products, summed chunk by chunk (no z maps in memory)
+    return cc_from_sums(pixel_sums(s.ravel(), g.ravel(), s_mean=s.mean(), g_mean=g.mean()))
+
+
+def cc_from_sums(sums: dict) -> float:
+    """CC from :func:`~salscope.metrics.passes.pixel_sums`' ``ss``, ``gg``, ``sg`` (0 for a constant map)."""
+    ss, gg = sums["ss"], sums["gg"]
     if ss == 0 or gg == 0:
         return 0.0
-    return float(np.dot(cs, cg) / np.sqrt(ss * gg))
+    return float(sums["sg"] / np.sqrt(ss * gg))
 
 
 def kld(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float:
@@ -90,12 +93,14 @@ def kld(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float
         return float((q[on] * np.log(ratio)).sum())
     # with a = s' + floor, b = g' + floor (s', g' shifted if negative) and p = a/A, q = b/B:
     # sum q log(q/p) = (1/B) sum b log(b/a) + log(A/B) -- the same value with fewer passes
-    a = floored(s, TUEBINGEN_DENSITY_FLOOR)
-    b = floored(g, TUEBINGEN_DENSITY_FLOOR)
-    big_a, big_b = a.sum(), b.sum()
-    ratio = np.divide(b, a)
-    np.log(ratio, out=ratio)
-    return float(np.dot(b.ravel(), ratio.ravel()) / big_b + np.log(big_a / big_b))
+    floors = (floored_affine(s.min(), TUEBINGEN_DENSITY_FLOOR, s.sum(), s.size),
+              floored_affine(g.min(), TUEBINGEN_DENSITY_FLOOR, g.sum(), g.size))
+    return kld_from_sums(pixel_sums(s.ravel(), g.ravel(), kld=floors))
+
+
+def kld_from_sums(sums: dict) -> float:
+    """Tuebingen KLD from :func:`~salscope.metrics.passes.pixel_sums`' ``a``, ``b``, ``blog``."""
+    return float(sums["blog"] / sums["b"] + np.log(sums["a"] / sums["b"]))
 
 
 def sim(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float:
@@ -127,9 +132,9 @@ def sim(saliency_map: Any, gold: Any, *, convention: str = "tuebingen") -> float
             return m / m.sum()
 
         return float(np.minimum(norm(s), norm(g)).sum())
-    p = to_density(s)
-    p = np.minimum(p, to_density(g), out=p if p is not s else None)
-    return float(p.sum())
+    s, g = s.ravel(), g.ravel()
+    densities = (density_affine(s, s.min(), s.sum()), density_affine(g, g.min(), g.sum()))  # to_density, per chunk
+    return float(pixel_sums(s, g, sim=densities)["sim"])
 
 
 def cc_torch(pred: Any, density: Any, *, reduction: str = "mean") -> Any:
