@@ -49,7 +49,8 @@ import numpy as np
 from scipy import stats
 
 from salscope import io
-from salscope.analysis.evaluation import FIXATION_METRICS, LOWER_IS_BETTER, EvaluationResult, _label
+from salscope.analysis.evaluation import FIXATION_METRICS, LOWER_IS_BETTER, EvaluationResult
+from salscope.metrics.catalogue import label as _label
 from salscope.analysis.intervals import bootstrap_mean, paired_bootstrap
 from salscope.errors import AnalysisError
 
