@@ -23,7 +23,7 @@ import time
 
 import torch
 
-from salscope.analysis.similarity import MinibatchCKA, StreamingLinearCKA, feature_vectors
+from salscope.analysis.representation.similarity import MinibatchCKA, StreamingLinearCKA, feature_vectors
 from salscope.data.loaders import load_dataset
 from salscope.models.backbones import get_backbone
 

@@ -46,8 +46,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def bench_speed(args) -> dict:
-    from salscope.analysis.capture import iter_batches, layer_activations, to_input
-    from salscope.analysis.neurons import analyse_neurons
+    from salscope.analysis.neurons.capture import iter_batches, layer_activations, to_input
+    from salscope.analysis.neurons.analysis import analyse_neurons
     from salscope.models.backbones import get_backbone
 
     ds, regions = _setup(args.threads)
@@ -80,9 +80,9 @@ def bench_speed(args) -> dict:
 
 
 def bench_accuracy(args) -> dict:
-    from salscope.analysis.capture import layer_activations, prepare_image, to_input
-    from salscope.analysis.dissection import dissect_literal
-    from salscope.analysis.neurons import analyse_neurons
+    from salscope.analysis.neurons.capture import layer_activations, prepare_image, to_input
+    from salscope.analysis.neurons.dissection import dissect_literal
+    from salscope.analysis.neurons.analysis import analyse_neurons
     from salscope.models.backbones import get_backbone
 
     ds, regions = _setup(args.threads)
@@ -121,7 +121,7 @@ def bench_accuracy(args) -> dict:
 
 def child_memory(args) -> None:
     """Run in a subprocess: analyse N images (annotated images repeated); print JSON with the peak RSS."""
-    from salscope.analysis.neurons import analyse_neurons
+    from salscope.analysis.neurons.analysis import analyse_neurons
     from salscope.data.dataset import Dataset
     from salscope.data.fixations import Fixations
     from salscope.models.backbones import get_backbone

@@ -90,7 +90,7 @@ def check_evaluate(ds, device, n_cpu, report):
 
 
 def check_dissect(ds, regions, device, n_cpu, report, max_images=None):
-    from salscope.analysis.neurons import analyse_neurons
+    from salscope.analysis.neurons.analysis import analyse_neurons
     from salscope.models.backbones import get_backbone
 
     layers = ["conv4_3", "conv5_1", "conv5_3"]

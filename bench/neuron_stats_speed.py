@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from salscope.analysis.neuron_stats import bootstrap_gain, cross_fitted, permutation_null, selectivity
-from salscope.analysis.region_nss import aggregate_categories
+from salscope.analysis.neurons.stats import bootstrap_gain, cross_fitted, permutation_null, selectivity
+from salscope.analysis.neurons.region_nss import aggregate_categories
 
 
 def main() -> None:

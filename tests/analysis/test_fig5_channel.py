@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from salscope.analysis.neurons import analyse_neurons, compare_neurons, fig5_channel
+from salscope.analysis.neurons.analysis import analyse_neurons, compare_neurons, fig5_channel
 from salscope.cli import main
 from salscope.models.factory import parse_spec
 

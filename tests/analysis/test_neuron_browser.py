@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from salscope.analysis.neuron_browser import browser_data, largest_gain, pick_regions
-from salscope.analysis.neurons import analyse_neurons
+from salscope.analysis.neurons.browser import browser_data, largest_gain, pick_regions
+from salscope.analysis.neurons.analysis import analyse_neurons
 from salscope.errors import AnalysisError
 from salscope.report.browser import thumbnail_files
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from salscope.analysis.neuron_evidence import encoding_table
-from salscope.analysis.neurons import LayerNeurons, NeuronResults
+from salscope.analysis.neurons.evidence import encoding_table
+from salscope.analysis.neurons.analysis import LayerNeurons, NeuronResults
 
 CATS = ["person head", "text", "other"]
 N_IMG, N_CH = 40, 32

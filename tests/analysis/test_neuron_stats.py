@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from salscope.analysis.neuron_stats import (bootstrap_gain, category_means, cross_fitted, holm, holm_reject,
+from salscope.analysis.neurons.stats import (bootstrap_gain, category_means, cross_fitted, holm, holm_reject,
                                             permutation_null, selectivity, top_k_and_count)
-from salscope.analysis.region_nss import aggregate_categories
+from salscope.analysis.neurons.region_nss import aggregate_categories
 from salscope.errors import AnalysisError, SalscopeError
 
 CATS = ["person head", "text", "object", "animal", "face", "car"]
@@ -378,7 +378,7 @@ def test_every_statistic_checks_its_inputs_with_one_rule():
 def test_cross_fitted_gain_removes_the_winners_curse():
     """No real gain, but the 'after' model is noisier on head regions: in-sample top-k inflates its gain, cross-fitting
     does not (Kriegeskorte et al. 2009)."""
-    from salscope.analysis.neuron_stats import bootstrap_gain
+    from salscope.analysis.neurons.stats import bootstrap_gain
 
     rng = np.random.default_rng(3)
     n_img, per, n_ch = 40, 3, 128

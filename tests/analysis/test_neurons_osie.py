@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from salscope.analysis.neurons import analyse_neurons
+from salscope.analysis.neurons.analysis import analyse_neurons
 
 LAYERS = ["block5", "block11", "block15"]
 KW = dict(input_size=(96, 128), mask_size=(48, 64), max_images=6)
@@ -67,7 +67,7 @@ def test_regions_and_fixations_match_the_annotations(by_batch, osie, osie_region
 
 def test_recount_from_kept_maps_equals_re_encoding(osie, osie_regions, encoder):
     """The exact recount reads the first images' maps from memory up to the budget, the rest by encoding again."""
-    from salscope.analysis.capture import run_capture
+    from salscope.analysis.neurons.capture import run_capture
 
     calls = []
     hook = encoder.register_forward_pre_hook(lambda module, args: calls.append(args[0].shape[0]))

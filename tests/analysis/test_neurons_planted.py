@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from salscope.analysis.capture import layer_activations, to_input
-from salscope.analysis.dissection import dissect_literal, resize_mask_nearest
-from salscope.analysis.neurons import NeuronResults, analyse_neurons, compare_neurons
-from salscope.analysis.region_nss import region_nss_literal
+from salscope.analysis.neurons.capture import layer_activations, to_input
+from salscope.analysis.neurons.dissection import dissect_literal, resize_mask_nearest
+from salscope.analysis.neurons.analysis import NeuronResults, analyse_neurons, compare_neurons
+from salscope.analysis.neurons.region_nss import region_nss_literal
 
 MASK = (32, 40)
 
@@ -86,7 +86,7 @@ def test_streaming_equals_two_pass_recipe(planted, planted_model, results):
         width = 2.0 ** np.ceil(np.log2((hi[c] - lo[c]).item() / 256)) * 2  # coarsest grid 512 bins may reach
         assert abs(d.threshold[c] - exact_t) <= width
     # ... and at a bin edge the streamed intersection/union counts equal the literal ones exactly.
-    from salscope.analysis.dissection import DissectionAccumulator
+    from salscope.analysis.neurons.dissection import DissectionAccumulator
 
     acc = DissectionAccumulator(6, 3, MASK, bins=512)
     for i in range(0, len(feats), 5):
@@ -108,7 +108,7 @@ def test_streaming_equals_two_pass_recipe(planted, planted_model, results):
 
 
 def test_upsampled_above_equals_dense_thresholding():
-    from salscope.analysis.dissection import upsampled_above
+    from salscope.analysis.neurons.dissection import upsampled_above
 
     gen = torch.Generator().manual_seed(0)
     for h, w, big_h, big_w in [(7, 7, 112, 112), (28, 28, 112, 112), (5, 9, 37, 50), (3, 4, 3, 4)]:
@@ -124,7 +124,7 @@ def test_upsampled_above_equals_dense_thresholding():
 
 
 def test_overlapping_categories_count_in_both():
-    from salscope.analysis.dissection import DissectionAccumulator
+    from salscope.analysis.neurons.dissection import DissectionAccumulator
 
     gen = torch.Generator().manual_seed(1)
     feats = [torch.relu(torch.randn(3, 6, 6, generator=gen)) for _ in range(6)]
@@ -192,7 +192,7 @@ def test_compare_finds_swapped_channels(planted, results, swapped_model):
 
 
 def test_figures_write_png_and_data(planted, planted_model, swapped_model, results, tmp_path):
-    from salscope.analysis.neuron_figures import (before_after_bars, channel_before_after, count_heatmap,
+    from salscope.analysis.neurons.figures import (before_after_bars, channel_before_after, count_heatmap,
                                                   masked_activation_maps)
 
     ds, _ = planted
@@ -217,8 +217,8 @@ def test_figures_write_png_and_data(planted, planted_model, swapped_model, resul
 
 
 def test_capture_state_resumes(planted, planted_model, results):
-    from salscope.analysis.capture import NeuronCapture, run_capture
-    from salscope.analysis.neurons import results_from_capture
+    from salscope.analysis.neurons.capture import NeuronCapture, run_capture
+    from salscope.analysis.neurons.analysis import results_from_capture
 
     ds, regions = planted
     cap = run_capture(planted_model, ds, regions, ["conv", "deep"], input_size=None, batch_size=5, mask_size=MASK,
@@ -237,7 +237,7 @@ def test_small_sets_get_the_exact_two_pass_dissection(planted, planted_model):
     exact = analyse_neurons(planted_model, ds, regions, ["conv"], input_size=None, batch_size=5, mask_size=MASK, bins=16)
     assert exact.settings["dissection_exact"] == ["conv"]
     feats, cmasks = [], []
-    from salscope.analysis.capture import prepare_image
+    from salscope.analysis.neurons.capture import prepare_image
     for i in range(len(ds)):
         image = ds.stimuli[i]
         feats.append(layer_activations(planted_model, to_input(planted_model, [image], None), ["conv"])["conv"][0])
@@ -248,7 +248,7 @@ def test_small_sets_get_the_exact_two_pass_dissection(planted, planted_model):
     got = exact.layer("conv").dissection
     np.testing.assert_allclose(got.threshold, want.threshold, rtol=1e-6)
     np.testing.assert_allclose(got.iou, want.iou)
-    from salscope.analysis.capture import run_capture
+    from salscope.analysis.neurons.capture import run_capture
     streamed = run_capture(planted_model, ds, regions, ["conv"], input_size=None, batch_size=5, mask_size=MASK, bins=16,
                            exact_cache_mb=0)
     assert streamed.exact == {}   # no budget: the one-pass histogram path, as before

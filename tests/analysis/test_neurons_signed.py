@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from salscope.analysis.neurons import analyse_neurons, compare_neurons
+from salscope.analysis.neurons.analysis import analyse_neurons, compare_neurons
 from salscope.models.backbones.base import Backbone, FeatureInfo
 
 

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salscope.analysis.region_nss import (aggregate_categories, interpolation_matrix, region_fixations, region_nss,
+from salscope.analysis.neurons.region_nss import (aggregate_categories, interpolation_matrix, region_fixations, region_nss,
                                           region_nss_literal)
 from salscope.errors import AnalysisError
 from salscope.metrics import nss

@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salscope.analysis.runningstats import RunningHistogram, RunningMinMax
+from salscope.analysis.neurons.runningstats import RunningHistogram, RunningMinMax
 from salscope.errors import AnalysisError
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from salscope.analysis.compare import compare_features
-from salscope.analysis.dissection import DissectionResult
+from salscope.analysis.representation.compare import compare_features
+from salscope.analysis.neurons.dissection import DissectionResult
 from salscope.analysis.evaluation import evaluate
-from salscope.analysis.neurons import LayerNeurons, NeuronResults, compare_neurons
-from salscope.analysis.popout import PopoutResults, evaluate_popout
+from salscope.analysis.neurons.analysis import LayerNeurons, NeuronResults, compare_neurons
+from salscope.analysis.popout.scoring import PopoutResults, evaluate_popout
 from salscope.analysis.tabular import REPR_WIDTH
 from salscope.data import Dataset, Fixations, Stimuli
 from salscope.data.popout import generate_benchmark

@@ -208,7 +208,7 @@ def test_study_inputs_non_utf8_readme(tmp_path):
 
 def test_task_verdict_without_bootstrap_is_inconclusive():
     """``[compare] bootstrap = 0``: no intervals, so finding 4 is "inconclusive" (not a crash, not a verdict)."""
-    from salscope.analysis.compare import compare_features
+    from salscope.analysis.representation.compare import compare_features
     from salscope.study.findings import INCONCLUSIVE, decide_task_not_domain
 
     rng = np.random.default_rng(0)

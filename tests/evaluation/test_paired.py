@@ -9,7 +9,7 @@ from scipy import stats
 
 from salscope.analysis.evaluation import evaluate
 from salscope.analysis.intervals import bootstrap_mean
-from salscope.analysis.paired import COLUMNS, add_statistics, holm, mean_intervals, paired_statistics, wilcoxon_p
+from salscope.analysis.evaluation.paired import COLUMNS, add_statistics, holm, mean_intervals, paired_statistics, wilcoxon_p
 from salscope.data import Dataset, Fixations, Stimuli
 from salscope.errors import AnalysisError
 from salscope.models.base import SaliencyModel

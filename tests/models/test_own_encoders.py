@@ -16,8 +16,8 @@ import pytest
 import torch
 from torch import nn
 
-from salscope.analysis.compare import compare_models
-from salscope.analysis.neurons import analyse_neurons
+from salscope.analysis.representation.compare import compare_models
+from salscope.analysis.neurons.analysis import analyse_neurons
 from salscope.cli import main
 from salscope.errors import ModelError
 from salscope.models.backbones import get_backbone

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from salscope.analysis.popout import evaluate_popout, resolve_model, score_search_array, write_popout_results
+from salscope.analysis.popout.scoring import evaluate_popout, resolve_model, score_search_array, write_popout_results
 from salscope.cli import main
 from salscope.data.popout import LEVELS, generate_benchmark, load_popout_set
 from salscope.errors import AnalysisError
@@ -175,7 +175,7 @@ def test_prior_only_models_are_evaluated_with_a_note(quick_set):
 def test_example_figure_and_montage(quick_set):
     import matplotlib.pyplot as plt
 
-    from salscope.analysis.popout_figures import example_figure, montage
+    from salscope.analysis.popout.figures import example_figure, montage
 
     fig = example_figure(set_size=9, image_size=(64, 64), item_size=8.0, jitter=1.0)
     assert len(fig.axes) == 24 and fig.axes[0].get_ylabel() == "colour"
@@ -190,7 +190,7 @@ def test_example_figure_and_montage(quick_set):
 
 
 def test_results_round_trip_through_files(quick_set, tmp_path):
-    from salscope.analysis.popout_results import load_popout_results
+    from salscope.analysis.popout.results import load_popout_results
 
     res = evaluate_popout([ColourContrast(), "test_no_switch"], quick_set, spread_images=12)
     write_popout_results(res, tmp_path / "r")

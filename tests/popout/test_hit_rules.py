@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salscope.analysis.popout import evaluate_popout, score_search_array, write_popout_results
-from salscope.analysis.popout_results import PER_IMAGE_FIELDS, load_popout_results
+from salscope.analysis.popout.scoring import evaluate_popout, score_search_array, write_popout_results
+from salscope.analysis.popout.results import PER_IMAGE_FIELDS, load_popout_results
 from salscope.cli import main
 from salscope.data.popout import (
     SearchArray,

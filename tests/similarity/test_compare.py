@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from salscope.analysis.compare import compare_features, compare_models, relative_weight_change
-from salscope.analysis.compare_outputs import write_comparison
-from salscope.analysis.similarity import linear_cka
+from salscope.analysis.representation.compare import compare_features, compare_models, relative_weight_change
+from salscope.analysis.representation.outputs import write_comparison
+from salscope.analysis.representation.similarity import linear_cka
 from salscope.errors import AnalysisError
 from salscope.models.backbones import get_backbone
 
@@ -188,8 +188,8 @@ def test_cli_compare_on_osie(data_root, tmp_path, capsys):
 
 
 def test_category_shift_attached(result, tmp_path):
-    from salscope.analysis.compare import add_category_shift
-    from salscope.analysis.neurons import LayerNeurons, NeuronResults
+    from salscope.analysis.representation.compare import add_category_shift
+    from salscope.analysis.neurons.analysis import LayerNeurons, NeuronResults
 
     regions = [{"image_id": f"i{r}", "instance": 1, "category": c, "n_fixations": 3}
                for r, c in enumerate(["person head", "text", "person head", "text"])]

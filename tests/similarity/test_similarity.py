@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salscope.analysis.similarity import (
+from salscope.analysis.representation.similarity import (
     MinibatchCKA,
     StreamingLinearCKA,
     bootstrap_cka,

@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pytest
 
-from salscope.analysis.compare import compare_features
-from salscope.analysis.compare_outputs import write_comparison
-from salscope.analysis.compare_verdict import corrected_alignment, task_vs_domain_decision
-from salscope.analysis.similarity import (
+from salscope.analysis.representation.compare import compare_features
+from salscope.analysis.representation.outputs import write_comparison
+from salscope.analysis.representation.verdict import corrected_alignment, task_vs_domain_decision
+from salscope.analysis.representation.similarity import (
     MinibatchCKA,
     bootstrap_cka,
     feature_vectors,

@@ -140,7 +140,7 @@ def popout_gallery(models: Mapping[str, Any], pset: Any, indices: Sequence[int],
     ``models``: ``{name: model with saliency_map(image)}`` (centre priors off, as
     the pop-out evaluation builds them).
     """
-    from salscope.analysis.popout import score_search_array  # noqa: PLC0415
+    from salscope.analysis.popout.scoring import score_search_array  # noqa: PLC0415
 
     if not models:
         raise AnalysisError("popout_gallery: no model to show")

@@ -57,8 +57,8 @@ def compare(
     table_formats: str = typer.Option("csv", "--table-formats", help=TABLE_FORMATS_HELP + " csv: every table; others: layer_change and verdict."),
 ) -> None:
     """Layer × layer CKA of several encoders on the same probe images, weight change, task-vs-domain verdict."""
-    from salscope.analysis.compare import add_category_shift, compare_models
-    from salscope.analysis.compare_outputs import write_comparison
+    from salscope.analysis.representation.compare import add_category_shift, compare_models
+    from salscope.analysis.representation.outputs import write_comparison
     from salscope.data.loaders import load_dataset
     from salscope.models.factory import parse_specs
     from salscope.report.figures import figure_formats as using_figure_formats

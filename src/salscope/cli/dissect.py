@@ -10,7 +10,7 @@ Output folder: ``<model>/`` per model (``results.json``, ``summary.csv``,
 models ``compare_*.csv`` and ``bars_<layer>.png``. ``--report`` adds
 ``report/`` (``index.html`` and the neuron browser ``neurons.html``, offline)
 and ``browser/`` (its data and thumbnails):
-:func:`salscope.analysis.neuron_report.write_dissect_report`. Model, layer and category
+:func:`salscope.analysis.neurons.report.write_dissect_report`. Model, layer and category
 names enter file names only through :func:`salscope.names.slug` (``person head``
 → ``person_head``; a name with ``/``, ``$``, a leading dot … gets a hash
 suffix), so every file stays inside ``--out``.
@@ -94,7 +94,7 @@ def dissect_command(
     """Which channels respond to which salient-region categories (He et al. 2019; Bau et al. 2017)."""
     import torch  # noqa: PLC0415
 
-    from salscope.analysis.neurons import analyse_neurons, compare_neurons  # noqa: PLC0415
+    from salscope.analysis.neurons.analysis import analyse_neurons, compare_neurons  # noqa: PLC0415
     from salscope.data import load_dataset  # noqa: PLC0415
     from salscope.report.figures import figure_formats as using_figure_formats  # noqa: PLC0415
     from salscope.report.figures import parse_figure_formats  # noqa: PLC0415
@@ -144,11 +144,11 @@ def dissect_command(
         cmp = compare_neurons(results)
         cmp.save(out_dir)
         if figures:
-            from salscope.analysis.neuron_figures import (  # noqa: PLC0415
+            from salscope.analysis.neurons.figures import (  # noqa: PLC0415
                 before_after_bars,
                 channel_before_after,
             )
-            from salscope.analysis.neurons import fig5_channel  # noqa: PLC0415
+            from salscope.analysis.neurons.analysis import fig5_channel  # noqa: PLC0415
 
             with using_figure_formats(figure_fmts):
                 for lay in layer_list:
@@ -161,7 +161,7 @@ def dissect_command(
                                          out_dir / f"channel_{slug(layer)}_{channel}.png", category=category)
         _print_comparison(cmp)
     if report:
-        from salscope.analysis.neuron_report import write_dissect_report  # noqa: PLC0415
+        from salscope.analysis.neurons.report import write_dissect_report  # noqa: PLC0415
 
         shown = [out_dir / slug(label) / "counts_heatmap.png" for label in results]
         shown += [p for lay in layer_list for p in (out_dir / f"bars_{slug(lay)}.png", out_dir / f"bars_topk_{slug(lay)}.png")]
@@ -173,7 +173,7 @@ def dissect_command(
 
 
 def _figures(res, enc, ds, folder: Path, categories: list[str]) -> None:
-    from salscope.analysis.neuron_figures import count_heatmap, masked_activation_maps  # noqa: PLC0415
+    from salscope.analysis.neurons.figures import count_heatmap, masked_activation_maps  # noqa: PLC0415
 
     count_heatmap(res, folder / "counts_heatmap.png")
     for cat in categories:

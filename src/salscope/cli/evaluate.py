@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from salscope.analysis.evaluation import evaluate, write_examples
-        from salscope.analysis.paired import add_statistics
+        from salscope.analysis.evaluation.paired import add_statistics
         from salscope.cli._output import print_table
         from salscope.data import load_dataset
         from salscope.errors import ConfigError

@@ -67,7 +67,7 @@ def evaluate(
     ),
 ) -> None:
     """Score models on a pop-out set (centre priors off) and write tables and figures."""
-    from salscope.analysis.popout import evaluate_popout, write_popout_results
+    from salscope.analysis.popout.scoring import evaluate_popout, write_popout_results
     from salscope.report.figures import figure_formats as using_figure_formats
     from salscope.report.figures import parse_figure_formats
     from salscope.report.tables import parse_table_formats

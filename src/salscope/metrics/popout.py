@@ -22,7 +22,7 @@ After the P3 protocol of Kotseruba et al. (BMVC 2019):
 Maps are min–max normalised to [0, 1] per image before the index and the
 ratios, which makes both independent of a map's
 offset and scale. The standard fixation metrics (NSS, AUC) are computed by
-:mod:`salscope.analysis.popout` with the target centre as the one fixation.
+:mod:`salscope.analysis.popout.scoring` with the target centre as the one fixation.
 
 References
 ----------

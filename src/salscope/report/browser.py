@@ -5,7 +5,7 @@ data inline (a JSON ``<script>`` element, so nothing is fetched from
 ``file://``), one small script of salscope's own (``neurons/browser.js``, no
 library) and a style sheet; the thumbnails lie under ``neurons/thumbs/``,
 hard-linked (copied where the file system cannot link) from the folder
-:func:`salscope.analysis.neuron_browser.browser_data` wrote, so they are
+:func:`salscope.analysis.neurons.browser.browser_data` wrote, so they are
 encoded once per run whatever the number of report rewrites. A channel's page
 has the address ``neurons.html#<layer>/<channel>`` (:func:`channel_link`).
 """
@@ -41,7 +41,7 @@ _ENV = jinja2.Environment(
 
 @dataclass
 class BrowserPage:
-    """What the browser shows: ``data`` from :func:`~salscope.analysis.neuron_browser.browser_data` and its folder."""
+    """What the browser shows: ``data`` from :func:`~salscope.analysis.neurons.browser.browser_data` and its folder."""
 
     data: dict[str, Any]
     folder: Path                 # holds the thumbs/ tree the data refers to

@@ -169,8 +169,8 @@ def layer_change(layers: Sequence[str], changes: dict[str, dict[str, Any]], dest
 def compare_figures(comp: Any, files: dict[str, Path], folder: Path, n_images: int, start: str) -> list[dict[str, Any]]:
     """Finding 4's figures with real captions; the layer-change bars redrawn by :func:`layer_change` to read at page width.
 
-    ``comp``: the :class:`~salscope.analysis.compare.Comparison`; ``files``: what
-    :func:`~salscope.analysis.compare.write_comparison` wrote; ``start``: the first fine-tuned layer.
+    ``comp``: the :class:`~salscope.analysis.representation.compare.Comparison`; ``files``: what
+    :func:`~salscope.analysis.representation.compare.write_comparison` wrote; ``start``: the first fine-tuned layer.
     """
 
     ref = comp.models[0]

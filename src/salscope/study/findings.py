@@ -21,7 +21,7 @@ two numbers:
    fixation (item-level), each a paired bootstrap interval.
 4. *Task, not domain* — a direction-aware statistic against a same-task
    replicate (set-up II trained again with another seed): see
-   :func:`salscope.analysis.compare_verdict.task_vs_domain_decision`.
+   :func:`salscope.analysis.representation.verdict.task_vs_domain_decision`.
 
 Each rule says ``reproduced`` only when its interval (or adjusted p-value)
 excludes the null, ``not reproduced`` when the evidence is against the claim,
@@ -241,11 +241,11 @@ def decide_task_not_domain(representation: dict[str, Any]) -> Verdict:
     """Finding 4: the representation change is due to the task, not the data's domain.
 
     Decided in the deepest fine-tuned layer by
-    :func:`salscope.analysis.compare_verdict.task_vs_domain_decision`: set-up II's Gram
+    :func:`salscope.analysis.representation.verdict.task_vs_domain_decision`: set-up II's Gram
     change from the pretrained encoder against set-up III's and against a
     same-task replicate II′ (each with a bootstrap interval over images).
     """
-    from salscope.analysis.compare_verdict import task_vs_domain_decision  # noqa: PLC0415
+    from salscope.analysis.representation.verdict import task_vs_domain_decision  # noqa: PLC0415
 
     rows = [r for r in _rows(representation, "per_layer") if r.get("fine_tuned", True)]
     if not rows:

@@ -9,15 +9,15 @@ Stages, in order (each cached under ``OUT/stages/<stage>-<hash>/``):
               the natural test split — :mod:`salscope.analysis.evaluation`; a
               gallery of their maps — :mod:`salscope.analysis.gallery`.
 ``popout``    generate the pop-out benchmark and score the same models with
-              centre priors off — :mod:`salscope.analysis.popout`; a gallery.
+              centre priors off — :mod:`salscope.analysis.popout.scoring`; a gallery.
 ``neurons``   region-based NSS and Network Dissection of the pretrained, II and
               III encoders on held-out annotated images, with permutation nulls,
               random-initialisation references and bootstrap intervals —
-              :mod:`salscope.analysis.neurons`, :mod:`salscope.analysis.neuron_stats`;
+              :mod:`salscope.analysis.neurons.analysis`, :mod:`salscope.analysis.neurons.stats`;
               the neuron browser's data and thumbnails (``browser/``) —
-              :mod:`salscope.analysis.neuron_browser`.
+              :mod:`salscope.analysis.neurons.browser`.
 ``compare``   linear CKA and Gram-change directions between pretrained, II, II′
-              and III, task vs domain — :mod:`salscope.analysis.compare`.
+              and III, task vs domain — :mod:`salscope.analysis.representation.compare`.
 ``report``    ``OUT/report/index.html`` — :mod:`salscope.study.report_stage`; the
               verdicts are decided in :mod:`salscope.study.findings`.
 """

@@ -11,7 +11,7 @@ Where things live: :mod:`~.sources` (what is scored), :mod:`~.gold` (gold
 maps), :mod:`~.scoring` (one image's job, in this process or in workers),
 :mod:`~.run` (:func:`evaluate`), :mod:`~.results` (:class:`EvaluationResult`),
 :mod:`~.figures` (best/worst examples); statistics between models in
-:mod:`salscope.analysis.paired`.
+:mod:`salscope.analysis.evaluation.paired`.
 
 Conventions of the evaluation itself
 ------------------------------------

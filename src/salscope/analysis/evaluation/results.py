@@ -43,7 +43,7 @@ class EvaluationResult(TabularResult):
     skipped_images: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)   # model → deep | classical | baseline | precomputed | other
-    #: More top-level keys of summary.json from later analyses (salscope.analysis.paired: ``mean_intervals``).
+    #: More top-level keys of summary.json from later analyses (salscope.analysis.evaluation.paired: ``mean_intervals``).
     extra: dict[str, Any] = field(default_factory=dict)
     _sums: dict = field(default_factory=dict, repr=False)
 

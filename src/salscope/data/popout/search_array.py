@@ -25,7 +25,7 @@ class SearchArray:
 
     :meth:`items` gives every item's centre and grid cell and the target's
     index; :meth:`item_labels` the nearest-item region of each pixel (the
-    item-level scoring of :mod:`salscope.analysis.popout`); :meth:`target_disc`
+    item-level scoring of :mod:`salscope.analysis.popout.scoring`); :meth:`target_disc`
     P3's disc hit mask.
     """
 

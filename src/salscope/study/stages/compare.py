@@ -1,6 +1,6 @@
 """``compare``: linear CKA and Gram-change directions between pretrained, II, II′ and III (task vs domain).
 
-The same :func:`salscope.analysis.compare.compare_models` as ``salscope compare``.
+The same :func:`salscope.analysis.representation.compare.compare_models` as ``salscope compare``.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
 
     Finding 4 compares how set-up III moved from the pretrained encoder with how
     a same-task replicate (II′, set-up II with another seed) moved, each against
-    set-up II (:func:`salscope.analysis.compare_verdict.task_vs_domain_decision`).
+    set-up II (:func:`salscope.analysis.representation.verdict.task_vs_domain_decision`).
     """
-    from salscope.analysis.compare import compare_models  # noqa: PLC0415
-    from salscope.analysis.compare_outputs import write_comparison  # noqa: PLC0415
+    from salscope.analysis.representation.compare import compare_models  # noqa: PLC0415
+    from salscope.analysis.representation.outputs import write_comparison  # noqa: PLC0415
     c = ctx.config.compare
     dataset = study_dataset(ctx).split(c.split, seed=ctx.config.data.split_seed)
     dataset = dataset.subset(range(limit(len(dataset), c.max_images)))

@@ -66,10 +66,10 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     Finding 2: the gain pretrained → II per category over the channels scored in
     both, with a bootstrap interval over images, and person head − text.
     """
-    from salscope.analysis import neuron_evidence as ne  # noqa: PLC0415
-    from salscope.analysis import neuron_figures as nf  # noqa: PLC0415
-    from salscope.analysis import neuron_stats as ns  # noqa: PLC0415
-    from salscope.analysis.neurons import analyse_neurons, compare_neurons, fig5_channel  # noqa: PLC0415
+    from salscope.analysis.neurons import evidence as ne  # noqa: PLC0415
+    from salscope.analysis.neurons import figures as nf  # noqa: PLC0415
+    from salscope.analysis.neurons import stats as ns  # noqa: PLC0415
+    from salscope.analysis.neurons.analysis import analyse_neurons, compare_neurons, fig5_channel  # noqa: PLC0415
     from salscope.data.regions import load_voc_regions  # noqa: PLC0415
     from salscope.study import figures as sf  # noqa: PLC0415
 
@@ -209,7 +209,7 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
                        "with saliency fine-tuning — pretrained, set-up II and set-up III rows on the same images."})
     browser = None
     if n.browser_images:
-        from salscope.analysis.neuron_browser import browser_data, largest_gain  # noqa: PLC0415
+        from salscope.analysis.neurons.browser import browser_data, largest_gain  # noqa: PLC0415
 
         ctx.log(f"[neurons] neuron browser: {n.browser_images} images per channel and encoder")
         browser_data(results, encoders, subset, regions, ctx.folder / "browser", reference="pretrained",

@@ -27,7 +27,7 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     (``[popout] hit``: item-level by default), paired bootstrap over arrays,
     conjunction controls left out.
     """
-    from salscope.analysis.popout import (  # noqa: PLC0415
+    from salscope.analysis.popout.scoring import (  # noqa: PLC0415
         evaluate_popout,
         model_kind,
         resolve_model,

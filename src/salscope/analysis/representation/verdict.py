@@ -1,9 +1,9 @@
 """Finding 4's task-vs-domain verdict: the statistics per layer, their bootstrap intervals, and the decision rule.
 
-:func:`verdict_rows` turns one :class:`~salscope.analysis.compare.Comparison`
+:func:`verdict_rows` turns one :class:`~salscope.analysis.representation.compare.Comparison`
 (pretrained, saliency II, scene III and optionally replicate II′ in their roles)
 into one row per layer; :func:`task_vs_domain_decision` decides each row. The
-statistics and the rule are described in :mod:`salscope.analysis.compare`.
+statistics and the rule are described in :mod:`salscope.analysis.representation.compare`.
 
 References
 ----------
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
-from salscope.analysis.similarity import gram_geometry, gram_linear, percentile_ci
+from salscope.analysis.representation.similarity import gram_geometry, gram_linear, percentile_ci
 
 if TYPE_CHECKING:  # annotations only: compare imports this module
-    from salscope.analysis.compare import Comparison
+    from salscope.analysis.representation.compare import Comparison
 
 ROLES = ("pretrained", "saliency", "scene")
 REPLICATE = "replicate"  # optional fourth role: set-up II trained again with another seed (II′)

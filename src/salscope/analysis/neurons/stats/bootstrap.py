@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.analysis.neuron_stats._tables import (
+from salscope.analysis.neurons.stats._tables import (
     DEFAULT_CHUNK,
     DEFAULT_TOP_K,
     ImageSums,

@@ -8,7 +8,7 @@ each layer's maps to a :class:`NeuronCapture`, which keeps per layer:
 - the running per-channel minimum and maximum (which channels ever fire),
 - the region-NSS score of every (region, channel) — the only table that grows
   with the number of images (``R × C`` float32),
-- the Network Dissection histograms (:class:`~salscope.analysis.dissection.DissectionAccumulator`),
+- the Network Dissection histograms (:class:`~salscope.analysis.neurons.dissection.DissectionAccumulator`),
   fixed-size whatever the number of images.
 
 No activation map outlives its batch. ``state_dict()``/``load_state_dict()``
@@ -24,14 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from salscope.analysis.dissection import (
+from salscope.analysis.neurons.dissection import (
     DEFAULT_QUANTILE,
     DissectionAccumulator,
     category_labels,
     resize_mask_nearest,
 )
-from salscope.analysis.region_nss import RegionFixations, region_fixations, region_nss
-from salscope.analysis.runningstats import RunningMinMax
+from salscope.analysis.neurons.region_nss import RegionFixations, region_fixations, region_nss
+from salscope.analysis.neurons.runningstats import RunningMinMax
 from salscope.errors import AnalysisError
 
 DEFAULT_INPUT_SIZE = (224, 224)
@@ -235,7 +235,7 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
     the streaming histogram's threshold is least accurate: at 20 OSIE images it
     found 150 detectors where the exact quantile gives 175), Network Dissection is
     instead computed exactly in two passes over the maps in memory
-    (:func:`~salscope.analysis.dissection.dissect_literal`: exact quantile, then
+    (:func:`~salscope.analysis.neurons.dissection.dissect_literal`: exact quantile, then
     IoU); ``cap.exact`` holds those results and the neuron results use them.
     """
     from salscope.progress import track  # noqa: PLC0415
@@ -315,7 +315,7 @@ def run_capture(model: nn.Module, dataset: Any, regions: Mapping[str, Any], laye
     assert cap is not None
     cap.refined = []
     if cap.dissect is not None and every is not None and len(every) == position:
-        from salscope.analysis.dissection import dissect_literal  # noqa: PLC0415
+        from salscope.analysis.neurons.dissection import dissect_literal  # noqa: PLC0415
 
         cmasks = [m for _, m in every]
         cap.exact = {k: dissect_literal([maps[k] for maps, _ in every], cmasks, mask_size, quantile) for k in cap.layers}

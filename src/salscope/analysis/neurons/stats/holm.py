@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from salscope.analysis.neuron_stats._tables import check_alpha
+from salscope.analysis.neurons.stats._tables import check_alpha
 from salscope.errors import AnalysisError
 
 

@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from salscope.analysis.similarity.kernels import (
+from salscope.analysis.representation.similarity.kernels import (
     ArrayLike,
     as64,
     check_n,

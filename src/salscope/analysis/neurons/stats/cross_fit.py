@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.analysis.neuron_stats._tables import (
+from salscope.analysis.neurons.stats._tables import (
     DEFAULT_THRESHOLD,
     DEFAULT_TOP_K,
     ImageSums,

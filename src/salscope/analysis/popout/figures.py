@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.analysis.popout_results import PopoutResults, fmt_value
+from salscope.analysis.popout.results import PopoutResults, fmt_value
 from salscope.data.popout import (
     DIMENSIONS,
     LEVELS,

@@ -25,8 +25,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch.nn.functional as F
 
-from salscope.analysis.capture import layer_activations, to_input
-from salscope.analysis.neurons import NeuronResults
+from salscope.analysis.neurons.capture import layer_activations, to_input
+from salscope.analysis.neurons.analysis import NeuronResults
 from salscope.errors import AnalysisError
 from salscope.io import write_json
 from salscope.names import plain_text

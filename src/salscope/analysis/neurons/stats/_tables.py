@@ -2,7 +2,7 @@
 
 Every statistic reduces to one kernel, weighted category means
 ``(W @ S0) / (W @ valid)`` with ``S0`` the table with NaN set to 0 (see the
-package docstring, :mod:`salscope.analysis.neuron_stats`).
+package docstring, :mod:`salscope.analysis.neurons.stats`).
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def top_k_and_count(table: np.ndarray, top_k: int = DEFAULT_TOP_K,
 
     ``top_k = mean of the top_k largest finite scores`` (fewer if fewer are
     finite; NaN if none) and ``count = #{finite scores > threshold}``, exactly as
-    :func:`salscope.analysis.region_nss.aggregate_categories` defines them.
+    :func:`salscope.analysis.neurons.region_nss.aggregate_categories` defines them.
     Uses ``np.partition``, so ``O(C)`` per row.
     """
     x = np.where(np.isfinite(table), table, -np.inf)

@@ -35,9 +35,9 @@ summed per (image, category), ``G`` (``I × K × C``), and a batch of image weig
 ``numpy.random.default_rng(seed)`` through uniform doubles drawn in order, so the
 numbers do not depend on ``chunk``. ``bench/neuron_stats_speed.py`` times them.
 
-One module per statistic: :mod:`~salscope.analysis.neuron_stats.permutation`,
-:mod:`~salscope.analysis.neuron_stats.holm`, :mod:`~salscope.analysis.neuron_stats.bootstrap`,
-:mod:`~salscope.analysis.neuron_stats.cross_fit`, :mod:`~salscope.analysis.neuron_stats.selectivity`;
+One module per statistic: :mod:`~salscope.analysis.neurons.stats.permutation`,
+:mod:`~salscope.analysis.neurons.stats.holm`, :mod:`~salscope.analysis.neurons.stats.bootstrap`,
+:mod:`~salscope.analysis.neurons.stats.cross_fit`, :mod:`~salscope.analysis.neurons.stats.selectivity`;
 the input checks, the weighted-means kernel, :func:`top_k_and_count` and
 :func:`category_means` are shared (``_tables``).
 
@@ -53,18 +53,18 @@ Nat. Neurosci. 12 (2009).
 Bykov, K. et al. "Labeling Neural Representations with Inverse Recognition", NeurIPS 2023.
 """
 
-from salscope.analysis.neuron_stats._tables import (
+from salscope.analysis.neurons.stats._tables import (
     DEFAULT_CHUNK,
     DEFAULT_THRESHOLD,
     DEFAULT_TOP_K,
     category_means,
     top_k_and_count,
 )
-from salscope.analysis.neuron_stats.bootstrap import GainBootstrap, bootstrap_gain
-from salscope.analysis.neuron_stats.cross_fit import CrossFit, cross_fitted
-from salscope.analysis.neuron_stats.holm import holm, holm_reject
-from salscope.analysis.neuron_stats.permutation import PermutationNull, permutation_null
-from salscope.analysis.neuron_stats.selectivity import Selectivity, selectivity
+from salscope.analysis.neurons.stats.bootstrap import GainBootstrap, bootstrap_gain
+from salscope.analysis.neurons.stats.cross_fit import CrossFit, cross_fitted
+from salscope.analysis.neurons.stats.holm import holm, holm_reject
+from salscope.analysis.neurons.stats.permutation import PermutationNull, permutation_null
+from salscope.analysis.neurons.stats.selectivity import Selectivity, selectivity
 
 __all__ = [
     "DEFAULT_CHUNK", "DEFAULT_THRESHOLD", "DEFAULT_TOP_K",

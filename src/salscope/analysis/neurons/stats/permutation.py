@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.analysis.neuron_stats._tables import (
+from salscope.analysis.neurons.stats._tables import (
     DEFAULT_CHUNK,
     DEFAULT_THRESHOLD,
     DEFAULT_TOP_K,
@@ -17,7 +17,7 @@ from salscope.analysis.neuron_stats._tables import (
     top_k_and_count,
     weighted_means,
 )
-from salscope.analysis.neuron_stats.holm import holm
+from salscope.analysis.neurons.stats.holm import holm
 from salscope.io import finite_or_none as _num
 
 

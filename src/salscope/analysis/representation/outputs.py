@@ -1,4 +1,4 @@
-"""What :func:`~salscope.analysis.compare.compare_models` writes: JSON, CSV tables and their figures."""
+"""What :func:`~salscope.analysis.representation.compare.compare_models` writes: JSON, CSV tables and their figures."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
-from salscope.analysis.compare import Comparison
-from salscope.analysis.compare_verdict import REPLICATE
+from salscope.analysis.representation.compare import Comparison
+from salscope.analysis.representation.verdict import REPLICATE
 from salscope.io import write_csv, write_json
 from salscope.names import slug
 from salscope.report.figures import pyplot, save_figure

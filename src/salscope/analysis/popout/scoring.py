@@ -22,8 +22,8 @@ When a fixation counts as "on the target" is the ``hit`` rule:
 where they support the switch, because the target position is uniform over the
 grid. :func:`write_popout_results` writes the per-image CSV, a summary per
 model × dimension × level (JSON + markdown) and one figure per dimension.
-The results' tables and reading them back are :mod:`salscope.analysis.popout_results`,
-the figures :mod:`salscope.analysis.popout_figures`.
+The results' tables and reading them back are :mod:`salscope.analysis.popout.results`,
+the figures :mod:`salscope.analysis.popout.figures`.
 
 References
 ----------
@@ -43,8 +43,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.analysis.popout_figures import plot_dimension
-from salscope.analysis.popout_results import (
+from salscope.analysis.popout.figures import plot_dimension
+from salscope.analysis.popout.results import (
     PER_IMAGE_FIELDS,
     PopoutResults,
     fmt_value,

@@ -1,7 +1,7 @@
 """The neuron analysis of He et al.: which channels respond to which salient-region categories, and how that changes.
 
 :func:`analyse_neurons` runs one encoder over the annotated images once
-(:func:`salscope.analysis.capture.run_capture`) and returns
+(:func:`salscope.analysis.neurons.capture.run_capture`) and returns
 :class:`NeuronResults`: per layer the region-NSS table (region × channel), the
 per-category summary (top-k mean, count above T, ranked channels) and the
 Network Dissection IoU. :func:`compare_neurons` compares several encoders
@@ -34,18 +34,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from salscope.analysis.capture import (
+from salscope.analysis.neurons.capture import (
     DEFAULT_INPUT_SIZE,
     DEFAULT_MASK_SIZE,
     NeuronCapture,
     run_capture,
 )
-from salscope.analysis.dissection import (
+from salscope.analysis.neurons.dissection import (
     DEFAULT_IOU_THRESHOLD,
     DEFAULT_QUANTILE,
     DissectionResult,
 )
-from salscope.analysis.region_nss import (
+from salscope.analysis.neurons.region_nss import (
     DEFAULT_THRESHOLD,
     DEFAULT_TOP_K,
     CategoryScores,
@@ -258,8 +258,8 @@ def analyse_neurons(model: Any, dataset: Any, regions: Mapping[str, Any], layers
     ``model``: a :class:`~salscope.models.backbones.Backbone`, any ``nn.Module``
     (layers are then module paths), or a spec for
     :func:`salscope.models.factory.encoder` (backbone name, ``ckpt:PATH``, ``FILE.py:FACTORY`` …).
-    One forward pass per image; see :mod:`salscope.analysis.region_nss` and
-    :mod:`salscope.analysis.dissection` for the two scores.
+    One forward pass per image; see :mod:`salscope.analysis.neurons.region_nss` and
+    :mod:`salscope.analysis.neurons.dissection` for the two scores.
 
     References
     ----------
@@ -271,7 +271,7 @@ def analyse_neurons(model: Any, dataset: Any, regions: Mapping[str, Any], layers
         model = encoder(spec)
     if top_k < 1:
         raise AnalysisError(f"top_k={top_k}: use a positive number of channels")
-    from salscope.analysis.region_nss import AGGREGATIONS  # noqa: PLC0415
+    from salscope.analysis.neurons.region_nss import AGGREGATIONS  # noqa: PLC0415
 
     if aggregation not in AGGREGATIONS:
         raise AnalysisError(f"aggregation={aggregation!r}: use one of {', '.join(AGGREGATIONS)}")

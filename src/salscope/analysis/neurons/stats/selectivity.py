@@ -8,13 +8,13 @@ from typing import Any, Sequence
 import numpy as np
 from scipy.stats import mannwhitneyu
 
-from salscope.analysis.neuron_stats._tables import (
+from salscope.analysis.neurons.stats._tables import (
     DEFAULT_THRESHOLD,
     category_means,
     check_alpha,
     check_inputs,
 )
-from salscope.analysis.neuron_stats.holm import holm
+from salscope.analysis.neurons.stats.holm import holm
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Finding 1's evidence from neuron results: per layer and category, is a category encoded?
 
-:func:`encoding_table` runs the tests of :mod:`salscope.analysis.neuron_stats`
+:func:`encoding_table` runs the tests of :mod:`salscope.analysis.neurons.stats`
 on the :class:`~salscope.analysis.neurons.NeuronResults` of a pretrained
 encoder and of random-initialisation references analysed on the same regions:
 a label-permutation null of the top-k mean and the count above T, Holm's
@@ -12,7 +12,7 @@ uses it; ``docs/study.md`` explains each test.
 References
 ----------
 Phipson & Smyth 2010; Holm 1979; Kriegeskorte et al. 2009; Bykov et al. 2023
-(see :mod:`salscope.analysis.neuron_stats`).
+(see :mod:`salscope.analysis.neurons.stats`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from salscope.analysis import neuron_stats as ns
+from salscope.analysis.neurons import stats as ns
 from salscope.io import finite_or_none as _num
 
 

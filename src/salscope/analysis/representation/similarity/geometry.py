@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from salscope.analysis.similarity.kernels import ArrayLike, as64, check_n, gram_linear
+from salscope.analysis.representation.similarity.kernels import ArrayLike, as64, check_n, gram_linear
 from salscope.errors import AnalysisError
 
 

@@ -16,7 +16,7 @@ set). The best category is the argmax of the region NSS.
 
 Thumbnails, the paper's style (Fig. 3): the image is shown only where the
 channel's map, upsampled and z-scored over the image, exceeds T
-(:func:`~salscope.analysis.neuron_figures.fire_opacity`), black elsewhere; the
+(:func:`~salscope.analysis.neurons.figures.fire_opacity`), black elsewhere; the
 annotated region the image was chosen for is outlined. Each channel gets
 ``n_images`` images, each encoder's best-scoring region in turn (pretrained's
 best, II's best, III's best, pretrained's second, ..., one region per image), and
@@ -46,10 +46,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from salscope.analysis.capture import iter_batches, layer_activations, to_input
-from salscope.analysis.dissection import resize_mask_nearest
-from salscope.analysis.neuron_figures import fire_opacity
-from salscope.analysis.neurons import NeuronResults
+from salscope.analysis.neurons.capture import iter_batches, layer_activations, to_input
+from salscope.analysis.neurons.dissection import resize_mask_nearest
+from salscope.analysis.neurons.figures import fire_opacity
+from salscope.analysis.neurons.analysis import NeuronResults
 from salscope.errors import AnalysisError
 from salscope.io import write_json
 from salscope.names import slug

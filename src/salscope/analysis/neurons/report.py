@@ -1,7 +1,7 @@
 """``salscope dissect --report``: an offline report folder with the neuron browser of the dissected models.
 
 :func:`write_dissect_report` writes ``OUT/browser/`` (the browser's data and
-thumbnails, :func:`salscope.analysis.neuron_browser.browser_data`) and
+thumbnails, :func:`salscope.analysis.neurons.browser.browser_data`) and
 ``OUT/report/`` (``index.html`` with each model's per-category summary, the
 comparison tables when several models were given, and ``neurons.html``, the
 browser; :func:`salscope.report.html.write_report`). The first model is the
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from salscope import __version__
-from salscope.analysis.neuron_browser import DEFAULT_IMAGES, browser_data, largest_gain
-from salscope.analysis.neurons import NeuronComparison, NeuronResults
+from salscope.analysis.neurons.browser import DEFAULT_IMAGES, browser_data, largest_gain
+from salscope.analysis.neurons.analysis import NeuronComparison, NeuronResults
 from salscope.report.browser import BrowserPage, channel_link
 from salscope.report.html import Figure, Link, Section, Table, write_report
 

@@ -15,7 +15,7 @@ model on each batch of probe images in lock-step and measures
   CKA statistics, the direction-aware statistics below, each with a
   percentile bootstrap CI over probe images (the same seeded resamples for
   every number, so differences are paired), and the decision of
-  :func:`~salscope.analysis.compare_verdict.task_vs_domain_decision`.
+  :func:`~salscope.analysis.representation.verdict.task_vs_domain_decision`.
 
 Set-ups II and III see the *same* images, so the data-domain shift is common to
 both. Whether II's change is due to the task is a question about *directions*:
@@ -43,12 +43,12 @@ linear CKA and bootstraps by resampling image rows of the Gram matrices
 minibatch CKA (Nguyen et al. 2021) and bootstraps over images within their
 minibatches (:meth:`MinibatchCKA.bootstrap`); the direction statistics always
 use the pooled features (with those same draws in flatten mode). See
-:mod:`salscope.analysis.similarity`.
+:mod:`salscope.analysis.representation.similarity`.
 
 The verdict's statistics and decision rule live in
-:mod:`salscope.analysis.compare_verdict`, the files and figures
-:func:`~salscope.analysis.compare_outputs.write_comparison` writes in
-:mod:`salscope.analysis.compare_outputs`.
+:mod:`salscope.analysis.representation.verdict`, the files and figures
+:func:`~salscope.analysis.representation.outputs.write_comparison` writes in
+:mod:`salscope.analysis.representation.outputs`.
 
 References
 ----------
@@ -72,9 +72,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from salscope.analysis.compare_verdict import ALL_ROLES, REPLICATE, ROLES, verdict_rows
-from salscope.analysis.neurons import NeuronResults, compare_neurons
-from salscope.analysis.similarity import (
+from salscope.analysis.representation.verdict import ALL_ROLES, REPLICATE, ROLES, verdict_rows
+from salscope.analysis.neurons.analysis import NeuronResults, compare_neurons
+from salscope.analysis.representation.similarity import (
     MinibatchCKA,
     StreamingLinearCKA,
     feature_vectors,
@@ -88,7 +88,7 @@ from salscope.report.tables import columns_of
 
 @dataclass(repr=False)
 class Comparison(TabularResult):
-    """Everything :func:`compare_models` measured (:meth:`to_dict`; written by :mod:`~salscope.analysis.compare_outputs`).
+    """Everything :func:`compare_models` measured (:meth:`to_dict`; written by :mod:`~salscope.analysis.representation.outputs`).
 
     Tables (:class:`~salscope.analysis.tabular.TabularResult`):
     ``layer_change`` (per model and layer: CKA with the reference, ``1 − CKA``,

@@ -11,7 +11,7 @@ where ``U_c`` is the channel map upsampled bilinearly to the mask resolution and
 
 NetDissect needs two passes (quantiles first, then IoU at the known threshold).
 Here the upsampled values are counted into per-channel histograms with one row
-for all pixels and one per category (:class:`~salscope.analysis.runningstats.RunningHistogram`),
+for all pixels and one per category (:class:`~salscope.analysis.neurons.runningstats.RunningHistogram`),
 so ``|{U > t}|`` and ``|{U > t} ∩ S_k|`` can be read for any ``t`` chosen at the
 end, and the forward pass runs once. Only the upper tail is counted: values
 below a running lower bound of the threshold are dropped before counting
@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from salscope.analysis.runningstats import RunningHistogram
+from salscope.analysis.neurons.runningstats import RunningHistogram
 from salscope.errors import AnalysisError
 
 DEFAULT_QUANTILE = 0.005

@@ -50,11 +50,11 @@ the inner product is exactly the debiased CKA. Changes from a reference,
 ``D_m = K̂_m − K̂_ref``, are vectors in that space: their lengths say how far a
 model moved and ``cos(D_a, D_b)`` whether two models moved the same way.
 
-Modules: :mod:`~salscope.analysis.similarity.kernels` (feature vectors, Gram
-matrices, HSIC, one-shot CKA), :mod:`~salscope.analysis.similarity.streaming`
+Modules: :mod:`~salscope.analysis.representation.similarity.kernels` (feature vectors, Gram
+matrices, HSIC, one-shot CKA), :mod:`~salscope.analysis.representation.similarity.streaming`
 (:class:`StreamingLinearCKA`, :class:`MinibatchCKA`),
-:mod:`~salscope.analysis.similarity.geometry` (:func:`gram_geometry`),
-:mod:`~salscope.analysis.similarity.bootstrap` (:func:`bootstrap_cka`,
+:mod:`~salscope.analysis.representation.similarity.geometry` (:func:`gram_geometry`),
+:mod:`~salscope.analysis.representation.similarity.bootstrap` (:func:`bootstrap_cka`,
 :func:`percentile_ci`).
 
 References
@@ -70,9 +70,9 @@ G. J. Székely, M. L. Rizzo. Partial distance correlation with methods for
 dissimilarities. Ann. Statist. 42(6), 2014 (U-centred matrices, §2.1).
 """
 
-from salscope.analysis.similarity.bootstrap import bootstrap_cka, percentile_ci
-from salscope.analysis.similarity.geometry import GramGeometry, gram_geometry, unit_gram
-from salscope.analysis.similarity.kernels import (
+from salscope.analysis.representation.similarity.bootstrap import bootstrap_cka, percentile_ci
+from salscope.analysis.representation.similarity.geometry import GramGeometry, gram_geometry, unit_gram
+from salscope.analysis.representation.similarity.kernels import (
     ArrayLike,
     cka,
     feature_vectors,
@@ -82,7 +82,7 @@ from salscope.analysis.similarity.kernels import (
     linear_cka,
     rbf_cka,
 )
-from salscope.analysis.similarity.streaming import (
+from salscope.analysis.representation.similarity.streaming import (
     MinibatchCKA,
     StreamingLinearCKA,
     minibatch_cka,

@@ -1,6 +1,6 @@
 """Feature vectors, Gram matrices, HSIC (biased and debiased) and one-shot CKA.
 
-See the package docstring (:mod:`salscope.analysis.similarity`) for the estimators.
+See the package docstring (:mod:`salscope.analysis.representation.similarity`) for the estimators.
 """
 
 from __future__ import annotations
