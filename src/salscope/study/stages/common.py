@@ -7,9 +7,15 @@ from typing import Any
 
 import numpy as np
 
+from salscope.analysis.intervals import paired_bootstrap
+from salscope.data.loaders import load_dataset
+from salscope.data.regions import load_voc_regions
+from salscope.models.backbones import get_backbone
 from salscope.models.factory import encoder, parse_spec, saliency_model
 from salscope.settings import data_dir as resolve_data_dir
+from salscope.study import figures as sf
 from salscope.study.runner import StageContext
+from salscope.train.config import default_layers
 
 SETUP_LABELS = {"fixed": "I (encoder fixed)", "saliency": "II (saliency fine-tune)",
                 "replicate": "II′ (saliency fine-tune, seed + 1)", "scene": "III (scene fine-tune)"}
@@ -20,7 +26,6 @@ def data_root(ctx: StageContext) -> Path:
 
 
 def study_dataset(ctx: StageContext):
-    from salscope.data.loaders import load_dataset  # noqa: PLC0415
 
     return load_dataset(ctx.config.data.dataset, data_root(ctx))
 
@@ -53,8 +58,6 @@ def encoder_layers(ctx: StageContext, requested: list[str], count: int | None) -
     the depth its PyTorch demo fine-tunes. ``count=None`` gives every layer up to
     the decoder's input.
     """
-    from salscope.models.backbones import get_backbone  # noqa: PLC0415
-    from salscope.train.config import default_layers  # noqa: PLC0415
 
     if requested:
         return list(requested)
@@ -67,7 +70,6 @@ def encoder_layers(ctx: StageContext, requested: list[str], count: int | None) -
 
 def annotated_ids(ctx: StageContext) -> list[str]:
     """Ids of the data set's images that have salient-region annotations (the neuron analysis' images)."""
-    from salscope.data.regions import load_voc_regions  # noqa: PLC0415
 
     regions = load_voc_regions(data_root(ctx) / ctx.config.data.regions)
     return [image_id for image_id in study_dataset(ctx).ids if image_id in regions]
@@ -92,7 +94,6 @@ def deep_models(ctx: StageContext, *, center_prior: bool | None = None) -> dict[
 def paired_contrast(per_unit: dict[str, np.ndarray], summary: dict[str, float], first: list[str], second: list[str],
               *, n_boot: int, seed: int) -> dict[str, Any] | None:
     """Best of ``first`` minus best of ``second`` (by ``summary``), paired bootstrap over the units."""
-    from salscope.analysis.intervals import paired_bootstrap  # noqa: PLC0415
 
     a = [m for m in first if m in per_unit and np.isfinite(summary.get(m, np.nan))]
     b = [m for m in second if m in per_unit and np.isfinite(summary.get(m, np.nan))]
@@ -108,8 +109,6 @@ def paired_contrast(per_unit: dict[str, np.ndarray], summary: dict[str, float], 
 def difference_figure(per_unit: dict[str, np.ndarray], reference: str, models: list[str], dest: Path, *,
                        n_boot: int, seed: int, xlabel: str, title: str) -> dict[str, Any] | None:
     """Bars of ``model − reference`` per model with paired-bootstrap 95 % intervals (finding 3's evidence)."""
-    from salscope.analysis.intervals import paired_bootstrap  # noqa: PLC0415
-    from salscope.study import figures as sf  # noqa: PLC0415
 
     rows = []
     for m in models:

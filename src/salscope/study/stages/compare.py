@@ -5,11 +5,16 @@ The same :func:`salscope.analysis.representation.compare.compare_models` as ``sa
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
 import numpy as np
 
+from salscope.analysis.representation.compare import compare_models
+from salscope.analysis.representation.outputs import write_comparison
 from salscope.devices import resolve_device
+from salscope.study import figures as sf
+from salscope.study.figures import compare_figures
 from salscope.study.runner import StageContext
 from salscope.study.stages.common import (
     data_root,
@@ -22,7 +27,6 @@ from salscope.study.stages.common import (
 
 def _scene_mix(ctx: StageContext) -> str:
     """The three commonest scene classes among set-up III's training images and their share (finding 4's text)."""
-    import csv  # noqa: PLC0415
 
     ids = set(ctx.upstream["train"]["setups"].get("scene", {}).get("train_ids", []))
     path = data_root(ctx) / ctx.config.data.scenes
@@ -47,8 +51,6 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
     a same-task replicate (II′, set-up II with another seed) moved, each against
     set-up II (:func:`salscope.analysis.representation.verdict.task_vs_domain_decision`).
     """
-    from salscope.analysis.representation.compare import compare_models  # noqa: PLC0415
-    from salscope.analysis.representation.outputs import write_comparison  # noqa: PLC0415
     c = ctx.config.compare
     dataset = study_dataset(ctx).split(c.split, seed=ctx.config.data.split_seed)
     dataset = dataset.subset(range(limit(len(dataset), c.max_images)))
@@ -70,13 +72,11 @@ def stage_compare(ctx: StageContext) -> dict[str, Any]:
                "cka_saliency_scene": row["cka_saliency_scene"]}
         out.update({k: v for k, v in row.items() if k != "layer"})
         per_layer.append(out)
-    from salscope.study.figures import compare_figures  # noqa: PLC0415
 
     figures = compare_figures(comp, files, ctx.folder, len(dataset), finetune_from)
     rows = [{"layer": r["layer"], "task_effect": r.get("task_effect"), "lo": (r.get("task_effect_ci") or [None, None])[0],
              "hi": (r.get("task_effect_ci") or [None, None])[1]} for r in per_layer if r["fine_tuned"]]
     if any(r["task_effect"] is not None for r in rows):
-        from salscope.study import figures as sf  # noqa: PLC0415
 
         path = sf.interval_bars(rows, ctx.folder / "task_effect.png", label="layer", value="task_effect", lo="lo",
                                 hi="hi", xlabel="cos(D_II, D_II′) − cos(D_II, D_III)",

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from salscope.analysis.evaluation import evaluate
+from salscope.analysis.gallery import natural_gallery, spread
 from salscope.models.factory import INTER_OBSERVER, parse_specs
 from salscope.study.runner import StageContext
 from salscope.study.stages.common import (
@@ -28,7 +30,6 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
     classical model on ``[evaluate] decide_metric`` (shuffled AUC by default:
     a centre prior cannot win it), paired bootstrap over images.
     """
-    from salscope.analysis.evaluation import evaluate  # noqa: PLC0415
 
     e = ctx.config.evaluate
     dataset = study_dataset(ctx).split(e.split, seed=ctx.config.data.split_seed)
@@ -62,7 +63,6 @@ def stage_evaluate(ctx: StageContext) -> dict[str, Any]:
         figures += [fig] if fig else []
     gallery = None
     if e.gallery:
-        from salscope.analysis.gallery import natural_gallery, spread  # noqa: PLC0415
 
         label = "nss" if "nss" in metrics else metric
         gallery = natural_gallery([m for m in models if m != INTER_OBSERVER], dataset,

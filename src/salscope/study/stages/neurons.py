@@ -10,12 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
+from salscope.analysis.neurons import evidence as ne
+from salscope.analysis.neurons import figures as nf
+from salscope.analysis.neurons import stats as ns
+from salscope.analysis.neurons.analysis import (
+    analyse_neurons,
+    compare_neurons,
+    fig5_channel,
+)
+from salscope.analysis.neurons.browser import browser_data, largest_gain
+from salscope.data.regions import load_voc_regions
 from salscope.devices import resolve_device
 from salscope.errors import DataError
 from salscope.io import finite_or_none as _num
 from salscope.models.factory import encoder
 from salscope.names import slug
+from salscope.study import figures as sf
 from salscope.study.runner import StageContext
 from salscope.study.stages.common import (
     data_root,
@@ -28,7 +40,6 @@ from salscope.study.stages.common import (
 
 def _random_encoder(ctx: StageContext, seed: int):
     """The study's backbone with random weights drawn from ``seed`` (finding 1's reference)."""
-    import torch  # noqa: PLC0415
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -66,12 +77,6 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
     Finding 2: the gain pretrained → II per category over the channels scored in
     both, with a bootstrap interval over images, and person head − text.
     """
-    from salscope.analysis.neurons import evidence as ne  # noqa: PLC0415
-    from salscope.analysis.neurons import figures as nf  # noqa: PLC0415
-    from salscope.analysis.neurons import stats as ns  # noqa: PLC0415
-    from salscope.analysis.neurons.analysis import analyse_neurons, compare_neurons, fig5_channel  # noqa: PLC0415
-    from salscope.data.regions import load_voc_regions  # noqa: PLC0415
-    from salscope.study import figures as sf  # noqa: PLC0415
 
     n = ctx.config.neurons
     dataset = study_dataset(ctx)
@@ -209,7 +214,6 @@ def stage_neurons(ctx: StageContext) -> dict[str, Any]:
                        "with saliency fine-tuning — pretrained, set-up II and set-up III rows on the same images."})
     browser = None
     if n.browser_images:
-        from salscope.analysis.neurons.browser import browser_data, largest_gain  # noqa: PLC0415
 
         ctx.log(f"[neurons] neuron browser: {n.browser_images} images per channel and encoder")
         browser_data(results, encoders, subset, regions, ctx.folder / "browser", reference="pretrained",

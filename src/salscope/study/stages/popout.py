@@ -9,6 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from salscope.analysis.gallery import pick_arrays, popout_gallery
+from salscope.analysis.popout.scoring import (
+    evaluate_popout,
+    model_kind,
+    resolve_model,
+    write_popout_results,
+)
+from salscope.data.popout import generate_benchmark, load_popout_set
 from salscope.study.runner import StageContext
 from salscope.study.stages.common import (
     ORIGIN,
@@ -27,13 +35,6 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
     (``[popout] hit``: item-level by default), paired bootstrap over arrays,
     conjunction controls left out.
     """
-    from salscope.analysis.popout.scoring import (  # noqa: PLC0415
-        evaluate_popout,
-        model_kind,
-        resolve_model,
-        write_popout_results,
-    )
-    from salscope.data.popout import generate_benchmark  # noqa: PLC0415
 
     p = ctx.config.popout
     generate_benchmark(ctx.folder / "set", preset=p.preset, seed=p.seed)
@@ -68,8 +69,6 @@ def stage_popout(ctx: StageContext) -> dict[str, Any]:
                for key, path in files.items() if str(path).endswith(".png")]
     gallery = None
     if p.gallery:
-        from salscope.analysis.gallery import pick_arrays, popout_gallery  # noqa: PLC0415
-        from salscope.data.popout import load_popout_set  # noqa: PLC0415
 
         pset = load_popout_set(set_dir)
         picks = pick_arrays(pset.entries, sorted({r["name"] for r in results.per_image}))[: p.gallery]

@@ -16,6 +16,7 @@ from salscope.study.stages.common import (
     encoder_layers,
     study_weights,
 )
+from salscope.train import TrainConfig, train
 
 SETUPS = (("fixed", "fixed", 0), ("saliency", "saliency", 0), ("replicate", "saliency", 1), ("scene", "scene", 0))
 
@@ -28,7 +29,6 @@ def stage_train(ctx: StageContext) -> dict[str, Any]:
     encoder on the images it was fine-tuned on; the ids each set-up trained and
     validated on are recorded.
     """
-    from salscope.train import TrainConfig, train  # noqa: PLC0415
 
     t = ctx.config.train
     finetune_from = t.finetune_from or encoder_layers(ctx, [], 3)[0]   # the paper's demo: conv5_1 on
