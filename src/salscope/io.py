@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -50,6 +51,23 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def replace_folder(staged: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Put the finished folder ``staged`` at ``dest``, replacing what is there with two renames.
+
+    An existing ``dest`` is moved aside to ``.<name>.old`` first and deleted after the swap, so a killed
+    run leaves either the old folder or the new one at ``dest``, never a mix. ``staged`` must be on the
+    same file system (a sibling of ``dest``).
+    """
+    dest = Path(dest)
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        os.replace(dest, old)
+    os.replace(staged, dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
 
 
 def write_bytes(dest: str | os.PathLike, data: bytes) -> Path:

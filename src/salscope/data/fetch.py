@@ -13,11 +13,9 @@ environment variable ``SALSCOPE_<NAME>_URL`` (e.g. a local mirror).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
-import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Callable
 
 from salscope.download import download_file
 from salscope.errors import DataError
+from salscope.io import replace_folder
 from salscope.progress import track
 from salscope.settings import DATA_ENV, DataRoot, find_data_root, remember_data_root
 
@@ -121,15 +120,7 @@ def fetch_dataset(name: str, data_dir: str | os.PathLike | None = None, *, base_
     items = sorted(files.items())
     for rel, digest in track(items, f"fetch {spec.name}") if progress else items:
         download_file(spec.url(rel, base), staging / rel, digest, progress=False)
-    if final.exists():  # force: move the old copy aside first, delete it after the swap
-        old = root / f".{spec.name}.old"
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(old)
-        os.replace(final, old)
-        os.replace(staging, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, final)
+    replace_folder(staging, final)   # with --force an old copy is moved aside first, deleted after the swap
     _remember(found)
     return final
 

@@ -29,7 +29,7 @@ from typing import Any
 import jinja2
 
 from salscope.errors import StudyError
-from salscope.io import write_json, write_text
+from salscope.io import replace_folder, write_json, write_text
 from salscope.report.browser import PAGE as BROWSER_PAGE
 from salscope.report.browser import BrowserPage, write_browser
 from salscope.report.figures import figure_files, parse_figure_formats
@@ -184,12 +184,7 @@ def write_report(out_dir: Path, *, title: str, sections: list[Section], meta: di
         if foreign:
             _merge(partial, out_dir, files, owned, owned_folders)
         else:
-            old = out_dir.with_name(f".{out_dir.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            if out_dir.exists():
-                out_dir.rename(old)
-            partial.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_folder(partial, out_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return out_dir / "index.html"

@@ -51,7 +51,7 @@ from salscope.analysis.neurons.dissection import resize_mask_nearest
 from salscope.analysis.neurons.figures import fire_opacity
 from salscope.analysis.neurons.analysis import NeuronResults
 from salscope.errors import AnalysisError
-from salscope.io import write_json
+from salscope.io import replace_folder, write_json
 from salscope.names import slug
 
 BROWSER_SCHEMA = 1
@@ -288,12 +288,7 @@ def browser_data(results: Mapping[str, NeuronResults], models: Mapping[str, Any]
             "units": units,
         }
         write_json(partial / "data.json", data)
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out_dir.exists():
-            out_dir.rename(old)
-        partial.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(partial, out_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return data
