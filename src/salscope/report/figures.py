@@ -26,8 +26,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from salscope.errors import ConfigError
 from salscope.io import atomic_path
+from salscope.report.formats import parse_formats
 
 #: Formats a figure can be saved in (matplotlib writes them with nothing beyond itself).
 FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg")
@@ -59,22 +59,8 @@ def pyplot() -> Any:
 
 def parse_figure_formats(value: str | Iterable[str], option: str = "--figure-formats") -> tuple[str, ...]:
     """``"png,pdf,svg"`` (or a list) → ``("png", "pdf", "svg")``; :class:`ConfigError` names ``option`` on a bad one."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ConfigError(f"{option}: {item!r} is not a format name; use some of {', '.join(FIGURE_FORMATS)}")
-        fmt = item.strip().lower().lstrip(".")
-        if not fmt:
-            continue
-        if fmt not in FIGURE_FORMATS:
-            raise ConfigError(f"{option}: unknown figure format {item.strip()!r}; use some of "
-                              f"{', '.join(FIGURE_FORMATS)} (e.g. {option} png,pdf,svg)")
-        if fmt not in out:
-            out.append(fmt)
-    if not out:
-        raise ConfigError(f"{option}: give at least one figure format, e.g. png or png,pdf,svg")
-    return tuple(out)
+    return parse_formats(value, FIGURE_FORMATS, kind="figure", option=option, example="png,pdf,svg",
+                         empty_hint="png or png,pdf,svg")
 
 
 def current_figure_formats() -> tuple[str, ...]:

@@ -27,8 +27,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from salscope.errors import ConfigError
 from salscope.io import write_csv, write_json, write_text
+from salscope.report.formats import parse_formats
 
 #: Formats a table can be written in.
 TABLE_FORMATS = ("csv", "md", "tex", "json")
@@ -46,23 +46,8 @@ MISSING = "–"
 
 def parse_table_formats(value: str | Iterable[str], option: str = "--table-formats") -> tuple[str, ...]:
     """``"md,csv,tex"`` (or a list) → ``("md", "csv", "tex")``; :class:`ConfigError` names ``option`` on a bad one."""
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out: list[str] = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ConfigError(f"{option}: {item!r} is not a format name; use some of {', '.join(TABLE_FORMATS)}")
-        fmt = item.strip().lower().lstrip(".")
-        fmt = {"markdown": "md", "latex": "tex"}.get(fmt, fmt)
-        if not fmt:
-            continue
-        if fmt not in TABLE_FORMATS:
-            raise ConfigError(f"{option}: unknown table format {item.strip()!r}; use some of "
-                              f"{', '.join(TABLE_FORMATS)} (e.g. {option} md,csv,tex)")
-        if fmt not in out:
-            out.append(fmt)
-    if not out:
-        raise ConfigError(f"{option}: give at least one table format, e.g. md,csv,tex")
-    return tuple(out)
+    return parse_formats(value, TABLE_FORMATS, kind="table", option=option, example="md,csv,tex",
+                         aliases={"markdown": "md", "latex": "tex"})
 
 
 def columns_of(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> list[str]:
