@@ -6,7 +6,14 @@ classic face :func:`get_model`) from a registered name, ``ckpt:PATH``,
 """
 
 from salscope.models.base import SaliencyModel
-from salscope.models.factory import ModelSpec, available_models, encoder, get_model, parse_spec, saliency_model
+from salscope.models.factory import (
+           ModelSpec,
+           available_models,
+           encoder,
+           get_model,
+           parse_spec,
+           saliency_model,
+)
 from salscope.models.registry import register_model
 
 __all__ = ["ModelSpec", "SaliencyModel", "available_models", "encoder", "get_model", "parse_spec", "register_model",

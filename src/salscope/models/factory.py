@@ -44,11 +44,15 @@ from salscope.models.backbones import available_backbones, get_backbone
 from salscope.models.backbones.foreign import timm_encoder
 from salscope.models.base import SaliencyModel
 from salscope.models.builtin import builtin_model
-from salscope.models.checkpoint import CHECKPOINT_SUFFIXES, load_checkpoint, load_checkpoint_encoder
+from salscope.models.checkpoint import (
+    CHECKPOINT_SUFFIXES,
+    load_checkpoint,
+    load_checkpoint_encoder,
+)
 from salscope.models.deep import DeepSaliency
 from salscope.models.module import module_encoder, module_saliency
 from salscope.models.precomputed import PrecomputedMaps
-from salscope.models.registry import Entry, registered, registered_names
+from salscope.models.registry import registered, registered_names
 
 INTER_OBSERVER = "inter_observer"
 #: Where a spec's model comes from.
@@ -86,10 +90,6 @@ class ModelSpec:
 def available_models() -> list[str]:
     """Names of every registered saliency model, sorted."""
     return registered_names()
-
-
-def _entry(name: str) -> Entry | None:
-    return registered(name)
 
 
 def parse_spec(spec: Any, *, role: str = "saliency", label: str | None = None) -> ModelSpec:
@@ -148,8 +148,9 @@ def _parse_text(text: str, role: str) -> ModelSpec:
         if role != "saliency":
             raise ModelError("inter_observer is an evaluation baseline, not an encoder")
         return ModelSpec(text, text, "baseline", "inter_observer", text)
-    if role == "saliency" and _entry(text) is not None:
-        return ModelSpec(text, text, _entry(text).kind, "registry", text)  # type: ignore[union-attr]
+    entry = registered(text) if role == "saliency" else None
+    if entry is not None:
+        return ModelSpec(text, text, entry.kind, "registry", text)
     if role == "encoder" and text == "builtin":
         return ModelSpec(text, text, "deep", "registry", text)
     if role == "encoder" and text in available_backbones():

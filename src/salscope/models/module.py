@@ -34,7 +34,12 @@ from torch import nn
 
 from salscope.devices import resolve_device
 from salscope.errors import ModelError
-from salscope.models.backbones.foreign import ModuleEncoder, as_numpy_map, module_preprocess
+from salscope.models.backbones.foreign import (
+    ModuleEncoder,
+    as_numpy_map,
+    module_device,
+    module_preprocess,
+)
 from salscope.models.base import SaliencyModel
 from salscope.models.deep import images_to_batch
 
@@ -127,7 +132,7 @@ class ModuleSaliency(SaliencyModel):
     @torch.no_grad()
     def _raw(self, image: np.ndarray) -> np.ndarray:
         x = images_to_batch([image], self.input_size)
-        device = next((p.device for p in self.module.parameters()), torch.device("cpu"))
+        device = module_device(self.module)
         out = self.module(self.preprocess(x.to(device)))
         if not isinstance(out, torch.Tensor):
             raise ModelError(f"{self.name}: forward() returned a {type(out).__name__}, not a tensor of maps")

@@ -15,7 +15,11 @@ from typing import Any
 import numpy as np
 
 from salscope.errors import ModelError
-from salscope.models.precomputed_formats import find_map_file, index_map_folder, read_map_file
+from salscope.models.precomputed_formats import (
+    find_map_file,
+    index_map_folder,
+    read_map_file,
+)
 
 
 class PrecomputedMaps:

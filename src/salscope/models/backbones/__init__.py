@@ -17,7 +17,12 @@ import os
 from typing import Callable
 
 from salscope.errors import ModelError
-from salscope.models.backbones.base import Backbone, FeatureInfo, read_state_dict, resolve_weights
+from salscope.models.backbones.base import (
+    Backbone,
+    FeatureInfo,
+    read_state_dict,
+    resolve_weights,
+)
 from salscope.models.backbones.resnet import RESNET18_IMAGENET, RESNET50_IMAGENET
 from salscope.models.backbones.vgg import VGG16_IMAGENET
 from salscope.models.backbones.weights import WeightsFile, fetch_weights
@@ -54,7 +59,10 @@ def _build_resnet50():
 
 
 def _build_efficientnet_lite0():
-    from salscope.models.backbones.efficientnet import EfficientNetLite0, imagenet_state_dict  # noqa: PLC0415
+    from salscope.models.backbones.efficientnet import (  # noqa: PLC0415
+        EfficientNetLite0,
+        imagenet_state_dict,
+    )
 
     return EfficientNetLite0(), lambda offline=False: imagenet_state_dict(), ("_fc.",)  # shipped: always offline
 

@@ -29,7 +29,12 @@ import torch
 from torch import nn
 
 from salscope.errors import ModelError
-from salscope.models.backbones.base import IMAGENET_MEAN, IMAGENET_STD, Backbone, FeatureInfo
+from salscope.models.backbones.base import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Backbone,
+    FeatureInfo,
+)
 from salscope.models.nethook import capture
 
 #: Side of the blank image run once through a module to learn its layers' channels and strides.
@@ -160,7 +165,7 @@ class ModuleEncoder(_Foreign):
         return self._info
 
     def _probe(self, names: Sequence[str]) -> list[FeatureInfo]:
-        x = torch.zeros(1, 3, PROBE_SIZE, PROBE_SIZE, device=_device(self.module))
+        x = torch.zeros(1, 3, PROBE_SIZE, PROBE_SIZE, device=module_device(self.module))
         acts = self._run(self.normalize(x), names)
         infos = []
         for n in names:
@@ -244,7 +249,7 @@ def _has(module: nn.Module, path: str) -> bool:
     return True
 
 
-def _device(module: nn.Module) -> torch.device:
+def module_device(module: nn.Module) -> torch.device:
     for p in module.parameters():
         return p.device
     return torch.device("cpu")

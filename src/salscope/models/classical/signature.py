@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.fft
@@ -12,8 +11,14 @@ import scipy.fft
 from salscope.errors import ModelError
 from salscope.models.base import SaliencyModel, as_rgb_image
 from salscope.models.classical import _features
-from salscope.models.classical.spectral_residual import imfilter_gaussian, imresize, mat2gray, reject_center_prior
+from salscope.models.classical.spectral_residual import (
+    imfilter_gaussian,
+    imresize,
+    mat2gray,
+    reject_center_prior,
+)
 from salscope.models.registry import register_model
+
 
 def rgb2dkl(rgb: np.ndarray) -> np.ndarray:
     """DKL opponent channels (luminance, red–green, blue–yellow) of a float ``H×W×3`` RGB image in [0, 1].

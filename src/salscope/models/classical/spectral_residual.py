@@ -8,9 +8,8 @@ so that their maps follow the authors' MATLAB code.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.ndimage as ndi

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from salscope.errors import ModelError
 from salscope.models.base import SaliencyModel, as_rgb_image
-from salscope.models.classical.ica import load_filter_bank, prepare_image, valid_map_to_image, valid_responses
+from salscope.models.classical.ica import (
+    load_filter_bank,
+    prepare_image,
+    valid_map_to_image,
+    valid_responses,
+)
 from salscope.models.classical.spectral_residual import reject_center_prior
 from salscope.models.registry import register_model
 
